@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+# The human front end.  Kbuild lists the module's objects.
+#
+#   make            the module and userlib
+#   make check      every gate and every test, in a QEMU guest
+#   make install    install the module, userlib and headers
+
+KVER ?= $(shell $(CURDIR)/scripts/kver)
+KDIR ?= /usr/src/linux-headers-$(KVER)
+W ?= 1
+KCFLAGS ?= -Werror
+
+.PHONY: all module userlib install clean
+
+all: module userlib
+
+module:
+	@$(CURDIR)/scripts/deps build
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=$(W) KCFLAGS="$(KCFLAGS)" modules
+
+userlib:
+	$(MAKE) -C userlib
+
+# The module goes to /lib/modules/<release>/updates; userlib, its header,
+# <linux/mpsc.h>, mpsc.pc and the man pages under PREFIX (/usr/local).
+install: module userlib
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+	$(MAKE) -C userlib install
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userlib clean
+	rm -f $(patsubst %.c,%,$(wildcard selftests/mpsc_*_test.c))
+
+.PHONY: check
+check:
+	@$(CURDIR)/scripts/check

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mpsc internals: the channel, its messages and the handles that files hold.
+ *
+ * Locking
+ * -------
+ * Each channel has one spinlock, chan->lock.  It protects the message queue
+ * and its counters, the writers' FIFO, the sender count, the receiver's
+ * state, the statistics, and every handle's ->tx bit.  Nothing sleeps or
+ * touches user memory under it: messages are allocated and filled before
+ * it is taken and copied out after it is dropped.
+ *
+ * Lock order: chan->lock, then a wait queue's lock (wake-ups and
+ * prepare_to_wait() happen under chan->lock), then the scheduler's locks
+ * (wake_up_process() of a FIFO writer).
+ *
+ * Who sleeps where:
+ *   readers         chan->rx_wait, exclusively: one wake per message.
+ *   writers         chan->tx_waiters, an explicit FIFO.  Only its head may
+ *                   take room, and a freed slot wakes only the head, so
+ *                   writers are served in arrival order and none starves.
+ *   pollers         chan->rx_wait (receiver) and chan->tx_poll (senders).
+ *
+ * Lifetime: every file (the receiver and each cloned sender) holds one
+ * reference on its channel.  A sleeper holds its file, so a channel never
+ * goes away under a waiter.
+ */
+#ifndef MPSC_INTERNAL_H
+#define MPSC_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/sizes.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include <linux/mpsc.h>
+
+struct file;
+struct seq_file;
+struct task_struct;
+
+/* Upper bounds for the module parameters. */
+#define MPSC_MSG_SIZE_LIMIT	SZ_64M
+#define MPSC_QUEUE_BYTES_LIMIT	SZ_1G
+
+extern unsigned int mpsc_max_msg_size;
+extern unsigned int mpsc_max_queue_bytes;
+
+/**
+ * struct mpsc_msg - one queued message
+ * @node: entry in chan->msgs (chan->lock); empty when not queued.
+ * @len: payload length, at least 1.
+ * @data: the payload: @inline_data, or a buffer of its own.
+ * @inline_data: the payload of a message that fits a page with its header.
+ */
+struct mpsc_msg {
+	struct list_head node;
+	size_t len;
+	u8 *data;
+	u8 inline_data[];
+};
+
+/**
+ * struct mpsc_chan - a channel
+ * @lock: protects every field up to @received, and each handle's ->tx.
+ * @msgs: queued messages, oldest first.
+ * @nr_msgs: number of entries in @msgs.
+ * @nr_bytes: sum of their lengths.
+ * @tx_waiters: writers sleeping for room, in arrival order.
+ * @senders: handles whose ->tx is set.  Once it reaches 0 it stays 0.
+ * @rx_open: the receiver's file has not been released.
+ * @capacity: message-count limit, or MPSC_CAPACITY_UNBOUNDED.
+ * @sent: messages accepted so far.
+ * @received: messages handed to the receiver so far.
+ * @id: unique channel id (constant).
+ * @max_bytes: byte limit, from max_queue_bytes at creation (constant).
+ * @max_msg: largest message, at most @max_bytes (constant).
+ * @rx_wait: readers (exclusive waits) and receiver pollers.
+ * @tx_poll: sender pollers.
+ * @ref: one reference per file.
+ */
+struct mpsc_chan {
+	spinlock_t lock;	/* see above and the top of this file */
+	struct list_head msgs;
+	size_t nr_msgs;
+	size_t nr_bytes;
+	struct list_head tx_waiters;
+	unsigned int senders;
+	bool rx_open;
+	u64 capacity;
+	u64 sent;
+	u64 received;
+
+	u64 id;
+	size_t max_bytes;
+	size_t max_msg;
+	wait_queue_head_t rx_wait;
+	wait_queue_head_t tx_poll;
+	struct kref ref;
+};
+
+/**
+ * struct mpsc_handle - what a file holds: file->private_data
+ * @chan: the channel (one reference).
+ * @rx: this file is the receiver (constant).
+ * @tx: this file holds a sender role (chan->lock).
+ */
+struct mpsc_handle {
+	struct mpsc_chan *chan;
+	bool rx;
+	bool tx;
+};
+
+/* chan.c: the channel state machine */
+int mpsc_chan_init(void);
+void mpsc_chan_exit(void);
+struct mpsc_handle *mpsc_chan_create(void);
+struct mpsc_handle *mpsc_handle_alloc(struct mpsc_chan *chan);
+void mpsc_handle_release(struct mpsc_handle *h);
+int mpsc_sender_attach(struct mpsc_handle *from, struct mpsc_handle *to);
+void mpsc_disconnect(struct mpsc_handle *h);
+/* any sender */
+ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
+		  ktime_t *expires, bool nowait);
+/* the receiver only */
+ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
+		  ktime_t *expires, bool nowait, size_t *need);
+int mpsc_peek_len(struct mpsc_handle *h, size_t *len);
+__poll_t mpsc_poll_mask(struct mpsc_handle *h);
+void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info);
+
+/* file.c */
+extern const struct file_operations mpsc_fops;
+struct file *mpsc_sender_file(struct mpsc_handle *h, unsigned int flags);
+
+/* ioctl.c */
+long mpsc_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+#endif /* MPSC_INTERNAL_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the mpsc kselftests. */
+#ifndef MPSC_TEST_H
+#define MPSC_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/mpsc.h>
+
+#include "kselftest_harness.h"
+
+#define MPSC_DEV "/dev/mpsc"
+
+/*
+ * Open a new channel; for TEST and FIXTURE_SETUP bodies.  A missing
+ * module is caught earlier, in main(): the 6.1 harness does not stop a
+ * TEST_F whose setup calls SKIP().
+ */
+#define mpsc_open_chan(extra_flags) ({					\
+	int __fd = open(MPSC_DEV, O_RDWR | O_CLOEXEC | (extra_flags));	\
+	ASSERT_LE(0, __fd) TH_LOG("open " MPSC_DEV ": %s", strerror(errno)); \
+	__fd;								\
+})
+
+/*
+ * main() of every mpsc test program: the whole program is skipped, as
+ * kselftest expects, when mpsc.ko is not loaded.
+ */
+static inline int mpsc_test_main(int argc, char **argv)
+{
+	if (access(MPSC_DEV, F_OK)) {
+		ksft_print_header();
+		ksft_exit_skip(MPSC_DEV " is absent: mpsc.ko is not loaded\n");
+	}
+	return test_harness_run(argc, argv);
+}
+
+/* ioctl wrappers: the result, or -errno. */
+static inline int mpsc_clone(int fd, unsigned int flags)
+{
+	struct mpsc_clone_args args = { .flags = flags, .fd = -1 };
+	int ret = ioctl(fd, MPSC_IOC_CLONE_SENDER, &args);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline int mpsc_disc(int fd)
+{
+	return ioctl(fd, MPSC_IOC_DISCONNECT, 0) < 0 ? -errno : 0;
+}
+
+static inline int mpsc_get_info(int fd, struct mpsc_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return ioctl(fd, MPSC_IOC_INFO, info) < 0 ? -errno : 0;
+}
+
+static inline long long mpsc_peek(int fd)
+{
+	struct mpsc_peek_args args = { 0 };
+
+	if (ioctl(fd, MPSC_IOC_PEEK_LEN, &args) < 0)
+		return -errno;
+	return args.len;
+}
+
+/* write()/read() as one call: the result, or -errno. */
+static inline ssize_t send_msg(int fd, const void *buf, size_t len)
+{
+	ssize_t ret = write(fd, buf, len);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline ssize_t recv_msg(int fd, void *buf, size_t len)
+{
+	ssize_t ret = read(fd, buf, len);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline ssize_t send_str(int fd, const char *s)
+{
+	return send_msg(fd, s, strlen(s));
+}
+
+static inline void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* @p, hidden from the compiler's view of what it points to. */
+static inline void *opaque(void *p)
+{
+	__asm__("" : "+r" (p));
+	return p;
+}
+
+/* An int shared with threads or signal handlers. */
+static inline int load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static inline void store(int *p, int v)
+{
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+static inline pid_t gettid_(void)
+{
+	return syscall(SYS_gettid);
+}
+
+/*
+ * Wait until task @tid sleeps inside mpsc (its wchan names an mpsc
+ * function), so a test acts on a reader or writer that is really asleep.
+ * Returns false after about five seconds.
+ */
+static inline bool wait_asleep_in_mpsc(pid_t pid, pid_t tid)
+{
+	char path[64], buf[128];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+	for (i = 0; i < 5000; i++) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, "mpsc_"))
+				return true;
+		}
+		sleep_ms(1);
+	}
+	return false;
+}
+
+static void mpsc_test_nop_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Install a no-op handler for @sig, with or without SA_RESTART. */
+static inline void catch_signal(int sig, bool restart)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = mpsc_test_nop_handler;
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+#endif /* MPSC_TEST_H */

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * mpsc: multi-producer, single-consumer message channels, /dev/mpsc.
+ *
+ * open("/dev/mpsc", O_RDWR) creates a channel; the fd is its receiver and
+ * one sender.  write() sends one message, read() receives one.  Further
+ * senders are cloned with MPSC_IOC_CLONE_SENDER.  When no sender is left
+ * and the queue is drained, read() returns 0.
+ *
+ * Every argument struct has a flags word and reserved space: unknown flags
+ * and non-zero reserved bytes are rejected with EINVAL, so they can be
+ * given a meaning later.  Structs are a multiple of 8 bytes with no
+ * implicit padding; pointers travel as __u64.
+ */
+#ifndef _UAPI_LINUX_MPSC_H
+#define _UAPI_LINUX_MPSC_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MPSC_IOC_MAGIC 0xB8
+
+/**
+ * struct mpsc_clone_args - argument of %MPSC_IOC_CLONE_SENDER
+ * @flags: O_CLOEXEC and/or O_NONBLOCK (the values of <fcntl.h>) for the
+ *	new file; any other bit is rejected with EINVAL.
+ * @fd: out: the new sender fd, which is also the ioctl's return value.
+ * @reserved: must be zero.
+ */
+struct mpsc_clone_args {
+	__u32 flags;
+	__s32 fd;
+	__u64 reserved[2];
+};
+
+/* struct mpsc_info.state bits */
+#define MPSC_STATE_RECEIVER	(1U << 0) /* this handle is the receiver */
+#define MPSC_STATE_SENDER	(1U << 1) /* this handle holds a sender role */
+#define MPSC_STATE_RX_OPEN	(1U << 2) /* the receiver has not been released */
+
+/* struct mpsc_info.capacity of a channel bounded only by bytes */
+#define MPSC_CAPACITY_UNBOUNDED	(~(__u64)0)
+
+/**
+ * struct mpsc_info - argument of %MPSC_IOC_INFO, a snapshot of a channel
+ * @flags: in: must be zero.
+ * @state: out: %MPSC_STATE_* bits.
+ * @id: out: channel id, unique for the life of the system; two fds are
+ *	handles of one channel exactly when their ids are equal.
+ * @queued_msgs: out: messages waiting to be received.
+ * @queued_bytes: out: payload bytes of those messages.
+ * @max_queue_bytes: out: the channel's byte limit.
+ * @max_msg_size: out: the largest message the channel accepts.
+ * @capacity: out: the message-count limit; %MPSC_CAPACITY_UNBOUNDED
+ *	when only the byte limit applies.
+ * @senders: out: live sender roles.
+ * @sent: out: messages sent since the channel was created.
+ * @received: out: messages received since the channel was created.
+ * @reserved: in: must be zero; out: zero.
+ */
+struct mpsc_info {
+	__u32 flags;
+	__u32 state;
+	__u64 id;
+	__u64 queued_msgs;
+	__u64 queued_bytes;
+	__u64 max_queue_bytes;
+	__u64 max_msg_size;
+	__u64 capacity;
+	__u64 senders;
+	__u64 sent;
+	__u64 received;
+	__u64 reserved[6];
+};
+
+/**
+ * struct mpsc_peek_args - argument of %MPSC_IOC_PEEK_LEN
+ * @len: out: length of the next message; 0 when the channel is
+ *	disconnected and drained.  An empty channel that still has a sender
+ *	fails with EAGAIN instead.
+ * @flags: in: must be zero.
+ * @reserved: must be zero.
+ */
+struct mpsc_peek_args {
+	__u64 len;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* Numbers are never reused: a retired ioctl keeps its number. */
+#define MPSC_IOC_CLONE_SENDER	_IOWR(MPSC_IOC_MAGIC, 0x01, struct mpsc_clone_args)
+#define MPSC_IOC_DISCONNECT	_IO(MPSC_IOC_MAGIC, 0x02)
+#define MPSC_IOC_INFO		_IOWR(MPSC_IOC_MAGIC, 0x03, struct mpsc_info)
+#define MPSC_IOC_PEEK_LEN	_IOWR(MPSC_IOC_MAGIC, 0x04, struct mpsc_peek_args)
+
+#endif /* _UAPI_LINUX_MPSC_H */

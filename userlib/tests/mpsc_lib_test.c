@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * libmpsc tests: each function's results and errors, against the device.
+ * Linked with libmpsc.a; the shared library is checked through dlopen().
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../mpsc.h"
+#include "kselftest_harness.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+FIXTURE(lib) {
+	int rx;
+};
+
+FIXTURE_SETUP(lib)
+{
+	self->rx = mpsc_channel(O_CLOEXEC);
+	ASSERT_LE(0, self->rx) TH_LOG("mpsc_channel: %s", strerror(-self->rx));
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	close(self->rx);
+}
+
+/* Flags other than O_CLOEXEC and O_NONBLOCK are -EINVAL. */
+TEST(channel_bad_flags)
+{
+	EXPECT_EQ(-EINVAL, mpsc_channel(O_RDONLY | O_APPEND));
+	EXPECT_EQ(-EINVAL, mpsc_channel(O_WRONLY));
+	EXPECT_EQ(-EINVAL, mpsc_channel(1 << 30));
+}
+
+TEST(channel_flags_applied)
+{
+	int fd = mpsc_channel(O_CLOEXEC | O_NONBLOCK);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_NONBLOCK, fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	fd = mpsc_channel(0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(0, fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+}
+
+/* The seed's first example: send from a thread, receive in main. */
+static void *hello_thread(void *arg)
+{
+	int tx = *(int *)arg;
+
+	mpsc_send(tx, "Hello from the thread!", 22);
+	close(tx);
+	return NULL;
+}
+
+TEST_F(lib, send_recv_roundtrip)
+{
+	char buf[64];
+	pthread_t t;
+	int tx = mpsc_sender_clone(self->rx, O_CLOEXEC);
+
+	ASSERT_LE(0, tx);
+	ASSERT_EQ(0, mpsc_disconnect(self->rx));
+	ASSERT_EQ(0, pthread_create(&t, NULL, hello_thread, &tx));
+	ASSERT_EQ(22, mpsc_recv(self->rx, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "Hello from the thread!", 22));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, mpsc_recv(self->rx, buf, sizeof(buf)));
+}
+
+TEST_F(lib, send_zero_length)
+{
+	struct mpsc_info info;
+
+	EXPECT_EQ(0, mpsc_send(self->rx, "", 0));
+	ASSERT_EQ(0, mpsc_info(self->rx, &info));
+	EXPECT_EQ(0, info.queued_msgs);
+}
+
+TEST_F(lib, send_after_receiver_closed_epipe)
+{
+	int tx = mpsc_sender_clone(self->rx, 0);
+
+	ASSERT_LE(0, tx);
+	close(self->rx);
+	self->rx = -1;
+	signal(SIGPIPE, SIG_DFL);
+	EXPECT_EQ(-EPIPE, mpsc_send(tx, "x", 1));
+	close(tx);
+}
+
+TEST_F(lib, recv_short_buffer_emsgsize)
+{
+	char buf[4];
+
+	ASSERT_EQ(6, mpsc_send(self->rx, "abcdef", 6));
+	EXPECT_EQ(-EMSGSIZE, mpsc_recv(self->rx, buf, sizeof(buf)));
+	EXPECT_EQ(6, mpsc_peek_len(self->rx));
+}
+
+/* try_recv never sleeps, even on a blocking fd: Empty vs Disconnected. */
+TEST_F(lib, try_recv_empty_then_disconnected)
+{
+	char buf[8];
+
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(self->rx, buf, sizeof(buf)));
+	ASSERT_EQ(2, mpsc_send(self->rx, "ok", 2));
+	EXPECT_EQ(2, mpsc_try_recv(self->rx, buf, sizeof(buf)));
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(self->rx, buf, sizeof(buf)));
+	ASSERT_EQ(0, mpsc_disconnect(self->rx));
+	EXPECT_EQ(0, mpsc_try_recv(self->rx, buf, sizeof(buf)));
+}
+
+TEST_F(lib, recv_timeout_expires)
+{
+	uint64_t start = now_ns(), took;
+	char buf[8];
+
+	EXPECT_EQ(-ETIMEDOUT,
+		  mpsc_recv_timeout(self->rx, buf, sizeof(buf), 50000000));
+	took = now_ns() - start;
+	EXPECT_LE(50000000, took);
+	EXPECT_GT(5000000000ULL, took);
+}
+
+TEST_F(lib, recv_timeout_zero_is_timeout)
+{
+	char buf[8];
+
+	EXPECT_EQ(-ETIMEDOUT, mpsc_recv_timeout(self->rx, buf, sizeof(buf), 0));
+	ASSERT_EQ(1, mpsc_send(self->rx, "x", 1));
+	EXPECT_EQ(1, mpsc_recv_timeout(self->rx, buf, sizeof(buf), 0));
+}
+
+struct later {
+	int fd;
+	unsigned int ms;
+	const char *msg;
+};
+
+static void *send_later(void *arg)
+{
+	struct later *l = arg;
+
+	sleep_ms(l->ms);
+	if (l->msg)
+		mpsc_send(l->fd, l->msg, strlen(l->msg));
+	else
+		close(l->fd);
+	return NULL;
+}
+
+TEST_F(lib, recv_timeout_gets_message)
+{
+	struct later l = { .fd = self->rx, .ms = 50, .msg = "late" };
+	char buf[8];
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_later, &l));
+	EXPECT_EQ(4, mpsc_recv_timeout(self->rx, buf, sizeof(buf),
+				       MPSC_WAIT_FOREVER));
+	pthread_join(t, NULL);
+}
+
+TEST_F(lib, recv_timeout_sees_disconnect)
+{
+	int tx = mpsc_sender_clone(self->rx, 0);
+	struct later l = { .fd = tx, .ms = 50 };
+	char buf[8];
+	pthread_t t;
+
+	ASSERT_LE(0, tx);
+	ASSERT_EQ(0, mpsc_disconnect(self->rx));
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_later, &l));
+	EXPECT_EQ(0, mpsc_recv_timeout(self->rx, buf, sizeof(buf),
+				       5000000000ULL));
+	pthread_join(t, NULL);
+}
+
+/* Signals do not cut the wait short, nor stretch it. */
+static int signals;
+static void on_signal(int sig)
+{
+	__atomic_fetch_add(&signals, 1, __ATOMIC_SEQ_CST);
+}
+
+struct pinger {
+	pthread_t target;
+	int stop;
+};
+
+static void *pinger_fn(void *arg)
+{
+	struct pinger *p = arg;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST)) {
+		pthread_kill(p->target, SIGUSR1);
+		sleep_ms(10);
+	}
+	return NULL;
+}
+
+TEST_F(lib, recv_timeout_survives_signals)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct pinger p = { .target = pthread_self() };
+	uint64_t start, took;
+	pthread_t t;
+	char buf[8];
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	__atomic_store_n(&signals, 0, __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
+	start = now_ns();
+	EXPECT_EQ(-ETIMEDOUT,
+		  mpsc_recv_timeout(self->rx, buf, sizeof(buf), 300000000));
+	took = now_ns() - start;
+	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	EXPECT_LE(300000000, took);
+	EXPECT_GT(3000000000ULL, took);
+	EXPECT_LT(2, __atomic_load_n(&signals, __ATOMIC_SEQ_CST));
+}
+
+TEST_F(lib, peek_len)
+{
+	EXPECT_EQ(-EAGAIN, mpsc_peek_len(self->rx));
+	ASSERT_EQ(3, mpsc_send(self->rx, "abc", 3));
+	EXPECT_EQ(3, mpsc_peek_len(self->rx));
+	ASSERT_EQ(0, mpsc_disconnect(self->rx));
+	EXPECT_EQ(3, mpsc_peek_len(self->rx));
+}
+
+TEST_F(lib, peek_len_on_sender_ebadf)
+{
+	int tx = mpsc_sender_clone(self->rx, 0);
+
+	ASSERT_LE(0, tx);
+	EXPECT_EQ(-EBADF, mpsc_peek_len(tx));
+	close(tx);
+}
+
+TEST_F(lib, info)
+{
+	struct mpsc_info info;
+	int tx = mpsc_sender_clone(self->rx, 0);
+
+	ASSERT_LE(0, tx);
+	ASSERT_EQ(0, mpsc_info(tx, &info));
+	EXPECT_EQ(2, info.senders);
+	EXPECT_EQ(MPSC_STATE_SENDER | MPSC_STATE_RX_OPEN, info.state);
+	close(tx);
+}
+
+TEST_F(lib, clone_flags)
+{
+	int tx;
+
+	EXPECT_EQ(-EINVAL, mpsc_sender_clone(self->rx, O_RDWR));
+	tx = mpsc_sender_clone(self->rx, O_CLOEXEC | O_NONBLOCK);
+	ASSERT_LE(0, tx);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(tx, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_NONBLOCK, fcntl(tx, F_GETFL) & O_NONBLOCK);
+	close(tx);
+}
+
+TEST_F(lib, clone_after_disconnect_epipe)
+{
+	EXPECT_EQ(0, mpsc_disconnect(self->rx));
+	EXPECT_EQ(0, mpsc_disconnect(self->rx));
+	EXPECT_EQ(-EPIPE, mpsc_sender_clone(self->rx, 0));
+}
+
+/* On an fd that is not an mpsc channel: -ENOTTY, or -EBADF if closed. */
+TEST(wrong_fd)
+{
+	struct mpsc_info info;
+	int p[2];
+	char c;
+
+	ASSERT_EQ(0, pipe(p));
+	EXPECT_EQ(-ENOTTY, mpsc_disconnect(p[1]));
+	EXPECT_EQ(-ENOTTY, mpsc_sender_clone(p[1], 0));
+	EXPECT_EQ(-ENOTTY, mpsc_info(p[0], &info));
+	EXPECT_EQ(-ENOTTY, mpsc_peek_len(p[0]));
+	close(p[0]);
+	close(p[1]);
+	EXPECT_EQ(-EBADF, mpsc_send(p[1], "x", 1));
+	EXPECT_EQ(-EBADF, mpsc_recv(p[0], &c, 1));
+	EXPECT_EQ(-EBADF, mpsc_try_recv(p[0], &c, 1));
+	EXPECT_EQ(-EBADF, mpsc_info(p[0], &info));
+}
+
+/* The shared library exports the API and nothing else. */
+TEST(shared_library_exports)
+{
+	static const char *const api[] = {
+		"mpsc_channel", "mpsc_sender_clone", "mpsc_disconnect",
+		"mpsc_send", "mpsc_recv", "mpsc_try_recv",
+		"mpsc_recv_timeout", "mpsc_peek_len", "mpsc_info",
+	};
+	char path[PATH_MAX], *slash;
+	ssize_t n;
+	void *h;
+	unsigned int i;
+
+	n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	ASSERT_LT(0, n);
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	ASSERT_NE(NULL, slash);
+	strcpy(slash, "/../libmpsc.so");
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	ASSERT_NE(NULL, h) TH_LOG("dlopen %s: %s", path, dlerror());
+	for (i = 0; i < ARRAY_SIZE(api); i++)
+		if (!dlsym(h, api[i]))
+			break;
+	EXPECT_EQ(ARRAY_SIZE(api), i) TH_LOG("%s is missing", api[i]);
+	EXPECT_EQ(NULL, dlsym(h, "neg_errno"));
+	EXPECT_EQ(NULL, dlsym(h, "mono_ns"));
+	dlclose(h);
+}
+
+int main(int argc, char **argv)
+{
+	if (access("/dev/mpsc", F_OK)) {
+		ksft_print_header();
+		ksft_exit_skip("/dev/mpsc is absent: mpsc.ko is not loaded\n");
+	}
+	return test_harness_run(argc, argv);
+}
