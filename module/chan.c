@@ -3,6 +3,13 @@
  * The channel state machine: the message queue, sender roles, the receiver,
  * and who sleeps and wakes when.  mpsc.h says what chan->lock protects.
  *
+ * Capacity: an unbounded channel is limited by bytes only; a bounded one
+ * (capacity N) also by N queued messages.  A rendezvous channel (capacity
+ * 0) queues each message together with its writer, who sleeps until a
+ * reader takes it; the take and a writer's withdrawal (on a signal, a
+ * deadline, or the receiver closing) both happen under chan->lock, so a
+ * message is either delivered or withdrawn, never both and never neither.
+ *
  * Wake-ups of wait queues (readers, pollers) are decided under chan->lock
  * and issued after it is dropped.  The decision may look at
  * waitqueue_active() without a barrier because every waiter on those
@@ -27,14 +34,17 @@
 #include "mpsc.h"
 
 /*
- * A writer asleep for room.  It lives on the writer's stack and sits on
- * chan->tx_waiters (chan->lock) for as long as it sleeps there.
+ * A writer that sleeps: on the writer's stack, for the length of one send.
+ * While it waits for room it sits on chan->tx_waiters; on a rendezvous
+ * channel it then waits for a reader to take its message, which points
+ * back to it with msg->sender.  Every field is under chan->lock.
  */
 struct mpsc_tx_waiter {
 	struct list_head node;
 	struct task_struct *task;
 	struct mpsc_handle *h;
 	size_t len;
+	bool taken;
 };
 
 /* Wake-ups to issue once chan->lock is dropped. */
@@ -104,6 +114,7 @@ static struct mpsc_msg *mpsc_msg_alloc(size_t len)
 		}
 	}
 	msg->len = len;
+	msg->sender = NULL;
 	INIT_LIST_HEAD(&msg->node);
 	return msg;
 }
@@ -215,6 +226,30 @@ static void mpsc_wake(struct mpsc_chan *chan, unsigned int wake)
 					   EPOLLOUT | EPOLLWRNORM | EPOLLERR);
 }
 
+/*
+ * Drop chan->lock, issue @wake, sleep until woken, signalled or past
+ * @expires (absolute CLOCK_MONOTONIC, or NULL for no deadline), and take
+ * the lock again.  Return: true once @expires has passed.
+ */
+static bool mpsc_sleep(struct mpsc_chan *chan, unsigned int wake,
+		       ktime_t *expires)
+	__must_hold(&chan->lock)
+{
+	bool expired;
+
+	/*
+	 * Whoever wakes a writer holds chan->lock: with the state set
+	 * before the lock is dropped, no wake_up_process() can be lost.
+	 */
+	__set_current_state(TASK_INTERRUPTIBLE);
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
+	expired = !schedule_hrtimeout_range(expires, current->timer_slack_ns,
+					    HRTIMER_MODE_ABS);
+	spin_lock(&chan->lock);
+	return expired;
+}
+
 /* Could a message of @len bytes be queued now, ignoring the FIFO? */
 static bool mpsc_room(const struct mpsc_chan *chan, size_t len)
 {
@@ -222,26 +257,53 @@ static bool mpsc_room(const struct mpsc_chan *chan, size_t len)
 	/* len <= max_msg <= max_bytes, so the subtraction cannot wrap. */
 	if (chan->nr_bytes > chan->max_bytes - len)
 		return false;
-	return chan->nr_msgs < chan->capacity;
+	/*
+	 * A rendezvous channel counts bytes only: each of its messages has
+	 * a writer asleep until it is taken.
+	 */
+	return !chan->capacity || chan->nr_msgs < chan->capacity;
+}
+
+/* Rendezvous: is a reader asleep with no message yet on its way to it? */
+static bool mpsc_rx_free(const struct mpsc_chan *chan)
+{
+	lockdep_assert_held(&chan->lock);
+	return chan->rx_idle > chan->nr_msgs;
 }
 
 /* Would a write of any valid size succeed without sleeping? */
 static bool mpsc_tx_ready(const struct mpsc_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
-	return list_empty(&chan->tx_waiters) && mpsc_room(chan, chan->max_msg);
+	if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, chan->max_msg))
+		return false;
+	return chan->capacity || mpsc_rx_free(chan);
 }
 
 /* Why a send through @h must fail now, or 0. */
 static int mpsc_tx_error(const struct mpsc_handle *h)
 {
-	lockdep_assert_held(&h->chan->lock);
-	if (!h->tx || !h->chan->rx_open)
+	const struct mpsc_chan *chan = h->chan;
+
+	lockdep_assert_held(&chan->lock);
+	if (!h->tx || !chan->rx_open || chan->closed)
 		return -EPIPE;
 	return 0;
 }
 
-/* Wake the writers' FIFO head if its message fits: one wake per slot. */
+/* Nothing is queued and nothing more can be: end of file. */
+static bool mpsc_eof(const struct mpsc_chan *chan)
+{
+	lockdep_assert_held(&chan->lock);
+	return list_empty(&chan->msgs) && (!chan->senders || chan->closed);
+}
+
+/*
+ * Wake the writers' FIFO head if its message fits.  Only the head, and
+ * only when it can proceed: each freed slot wakes exactly one writer, in
+ * arrival order (the explicit FIFO plays the part of an exclusive wait),
+ * and a writer that proceeds passes the turn on the same way.
+ */
 static void mpsc_tx_kick(struct mpsc_chan *chan)
 {
 	struct mpsc_tx_waiter *w;
@@ -253,7 +315,7 @@ static void mpsc_tx_kick(struct mpsc_chan *chan)
 		wake_up_process(w->task);
 }
 
-/* Pollers to wake after room was freed. */
+/* Pollers to wake now that a write may no longer sleep. */
 static unsigned int mpsc_tx_room_wake(struct mpsc_chan *chan)
 {
 	if (mpsc_waiting(chan, &chan->tx_poll) && mpsc_tx_ready(chan))
@@ -268,16 +330,25 @@ static unsigned int mpsc_enqueue(struct mpsc_chan *chan, struct mpsc_msg *msg)
 	list_add_tail(&msg->node, &chan->msgs);
 	chan->nr_msgs++;
 	chan->nr_bytes += msg->len;
-	chan->sent++;
+	/* A rendezvous send is counted when a reader takes it. */
+	if (!msg->sender)
+		chan->sent++;
 	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
+}
+
+static void mpsc_unlink(struct mpsc_chan *chan, struct mpsc_msg *msg)
+{
+	lockdep_assert_held(&chan->lock);
+	list_del_init(&msg->node);
+	chan->nr_msgs--;
+	chan->nr_bytes -= msg->len;
 }
 
 /*
  * Sleep in the writers' FIFO until @w is its head and its message fits,
  * or the send must fail.  Returns 0 with @w off the FIFO and room for the
  * caller to queue its message, or a negative errno (the next writer has
- * been given its chance).  @expires is an absolute CLOCK_MONOTONIC
- * deadline, or NULL to wait without one.
+ * then been given its chance).
  */
 static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 			ktime_t *expires)
@@ -302,20 +373,58 @@ static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 			ret = -ETIMEDOUT;
 			break;
 		}
-		/*
-		 * Wakers hold chan->lock, so setting the state before
-		 * dropping the lock means no wake_up_process() is lost.
-		 */
-		__set_current_state(TASK_INTERRUPTIBLE);
-		spin_unlock(&chan->lock);
-		expired = !schedule_hrtimeout_range(expires,
-						    current->timer_slack_ns,
-						    HRTIMER_MODE_ABS);
-		spin_lock(&chan->lock);
+		expired = mpsc_sleep(chan, 0, expires);
 	}
-	list_del(&w->node);
+	list_del_init(&w->node);
 	if (ret)
 		mpsc_tx_kick(chan);
+	return ret;
+}
+
+/*
+ * Rendezvous: queue @msg on behalf of @w and sleep until a reader takes
+ * it.  A writer that must give up (a signal, its deadline, the receiver
+ * closed or gone) withdraws the message here, under the lock, before the
+ * reader can take it.  Returns 0 when it was taken (the reader owns @msg
+ * then), or a negative errno with @msg withdrawn (the caller frees it).
+ * *@wake collects the wake-ups still to issue.
+ */
+static int mpsc_handoff(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
+			struct mpsc_msg *msg, ktime_t *expires,
+			unsigned int *wake)
+	__must_hold(&chan->lock)
+{
+	bool expired = false;
+	int ret;
+
+	w->taken = false;
+	msg->sender = w;
+	*wake |= mpsc_enqueue(chan, msg);
+	/* The next writer in line may rendezvous too. */
+	mpsc_tx_kick(chan);
+	for (;;) {
+		if (w->taken)
+			return 0;
+		if (!chan->rx_open || chan->closed)
+			ret = -EPIPE;
+		else if (signal_pending(current))
+			ret = -ERESTARTSYS;
+		else if (expired)
+			ret = -ETIMEDOUT;
+		else
+			ret = 0;
+		if (ret)
+			break;
+		expired = mpsc_sleep(chan, *wake, expires);
+		*wake = 0;
+	}
+	/* Closing or releasing the receiver may have unlinked it already. */
+	msg->sender = NULL;
+	if (!list_empty(&msg->node)) {
+		mpsc_unlink(chan, msg);
+		mpsc_tx_kick(chan);
+		*wake |= mpsc_tx_room_wake(chan);
+	}
 	return ret;
 }
 
@@ -327,18 +436,27 @@ static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
  * @nowait: fail with -EAGAIN rather than sleep
  *
  * The message is copied in and charged to the caller's memory cgroup
- * before the lock is taken, then queued whole or not at all.
+ * before the lock is taken, then queued whole or not at all.  On a
+ * rendezvous channel the call returns once a reader has taken it; without
+ * sleeping that is possible only when a reader is already waiting.
  *
  * Return: the message length; 0 for an empty @from, which queues nothing;
  * -EMSGSIZE, -EFAULT, -ENOMEM; -EPIPE when @h has no sender role or the
- * receiver is gone; -EAGAIN, -ETIMEDOUT, -ERESTARTSYS when there was no
- * room.  On every error nothing was queued.
+ * receiver is closed or gone; -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when
+ * there was no room (or, on a rendezvous channel, no taker).  On every
+ * error nothing was queued, or the message was withdrawn untaken.
  */
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		  ktime_t *expires, bool nowait)
 {
 	struct mpsc_chan *chan = h->chan;
 	size_t len = iov_iter_count(from);
+	struct mpsc_tx_waiter w = {
+		.node = LIST_HEAD_INIT(w.node),
+		.task = current,
+		.h = h,
+		.len = len,
+	};
 	unsigned int wake = 0;
 	struct mpsc_msg *msg;
 	bool waited = false;
@@ -349,11 +467,11 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	if (len > chan->max_msg)
 		return -EMSGSIZE;
 	/*
-	 * Unlocked early exit, so a dead sender does not allocate: both
-	 * bits only ever go from true to false, and they are checked again
-	 * under the lock below.
+	 * Unlocked early exit, so a dead sender does not allocate: these
+	 * only ever change one way, and are checked again under the lock.
 	 */
-	if (!READ_ONCE(h->tx) || !READ_ONCE(chan->rx_open))
+	if (!READ_ONCE(h->tx) || !READ_ONCE(chan->rx_open) ||
+	    READ_ONCE(chan->closed))
 		return -EPIPE;
 
 	msg = mpsc_msg_alloc(len);
@@ -368,26 +486,30 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	ret = mpsc_tx_error(h);
 	if (ret)
 		goto out_unlock;
-	/* Never overtake a sleeping writer: that is what keeps the FIFO fair. */
-	if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, len)) {
-		struct mpsc_tx_waiter w = {
-			.task = current,
-			.h = h,
-			.len = len,
-		};
-
+	if (nowait) {
+		/* Never overtake a sleeping writer: that keeps the FIFO fair. */
 		ret = -EAGAIN;
-		if (nowait)
+		if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, len))
 			goto out_unlock;
+		/* Rendezvous without sleeping: only to a reader that waits. */
+		if (!chan->capacity && !mpsc_rx_free(chan))
+			goto out_unlock;
+	} else if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, len)) {
 		waited = true;
 		ret = mpsc_tx_wait(chan, &w, expires);
 		if (ret)
 			goto out_unlock;
 	}
-	wake = mpsc_enqueue(chan, msg);
+	if (!chan->capacity && !nowait) {
+		ret = mpsc_handoff(chan, &w, msg, expires, &wake);
+		if (ret)
+			goto out_unlock;
+	} else {
+		wake |= mpsc_enqueue(chan, msg);
+		/* Room may be left over for the next writer in line. */
+		mpsc_tx_kick(chan);
+	}
 	msg = NULL;
-	/* Room may be left over for the next writer in line. */
-	mpsc_tx_kick(chan);
 	ret = len;
 out_unlock:
 	/* An emptied FIFO can make the channel writable for pollers. */
@@ -411,11 +533,13 @@ out_free_msg:
  * The message is unlinked under the lock and copied out after it.  If the
  * copy faults it goes back to the head of the queue, so it is neither lost
  * nor delivered twice.  (With several threads reading one receiver, one of
- * them may meanwhile have received the message behind it.)
+ * them may meanwhile have received the message behind it.)  Taking a
+ * rendezvous message completes its writer's send.
  *
- * Return: the message length; 0 at end of file (no sender left, queue
- * drained); -EMSGSIZE, leaving the message at the head; -EFAULT;
- * -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when the queue stayed empty.
+ * Return: the message length; 0 at end of file (queue drained, and no
+ * sender left or the receiver closed); -EMSGSIZE, leaving the message at
+ * the head; -EFAULT; -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when the queue
+ * stayed empty.
  */
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need)
@@ -435,7 +559,7 @@ ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		if (msg)
 			break;
 		ret = 0;
-		if (!chan->senders)
+		if (mpsc_eof(chan))
 			goto out_unlock;
 		ret = -EAGAIN;
 		if (nowait)
@@ -448,11 +572,11 @@ ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 			goto out_unlock;
 		prepare_to_wait_exclusive(&chan->rx_wait, &wait,
 					  TASK_INTERRUPTIBLE);
-		spin_unlock(&chan->lock);
-		expired = !schedule_hrtimeout_range(expires,
-						    current->timer_slack_ns,
-						    HRTIMER_MODE_ABS);
-		spin_lock(&chan->lock);
+		/* An idle reader makes a rendezvous channel writable. */
+		chan->rx_idle++;
+		wake = chan->capacity ? 0 : mpsc_tx_room_wake(chan);
+		expired = mpsc_sleep(chan, wake, expires);
+		chan->rx_idle--;
 	}
 	finish_wait(&chan->rx_wait, &wait);
 
@@ -462,10 +586,15 @@ ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		ret = -EMSGSIZE;
 		goto out_pass_wake;
 	}
-	list_del_init(&msg->node);
-	chan->nr_msgs--;
-	chan->nr_bytes -= msg->len;
+	mpsc_unlink(chan, msg);
 	chan->received++;
+	if (msg->sender) {
+		/* Rendezvous: the writer's send completes here. */
+		msg->sender->taken = true;
+		wake_up_process(msg->sender->task);
+		msg->sender = NULL;
+		chan->sent++;
+	}
 	mpsc_tx_kick(chan);
 	wake = mpsc_tx_room_wake(chan);
 	spin_unlock(&chan->lock);
@@ -487,7 +616,10 @@ ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 out_pass_wake:
 	/* A wake-up meant for one reader must not die with us. */
 	wake = mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
+	goto out_unlock_wake;
 out_unlock:
+	wake = 0;
+out_unlock_wake:
 	finish_wait(&chan->rx_wait, &wait);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
@@ -499,7 +631,7 @@ out_unlock:
  * @h: the receiver's handle
  * @len: set to the length, or to 0 at end of file
  *
- * Return: 0, or -EAGAIN when the queue is empty but a sender is left.
+ * Return: 0, or -EAGAIN when the queue is empty but not at end of file.
  */
 int mpsc_peek_len(struct mpsc_handle *h, size_t *len)
 {
@@ -511,12 +643,73 @@ int mpsc_peek_len(struct mpsc_handle *h, size_t *len)
 	msg = list_first_entry_or_null(&chan->msgs, struct mpsc_msg, node);
 	if (msg)
 		*len = msg->len;
-	else if (!chan->senders)
+	else if (mpsc_eof(chan))
 		*len = 0;
 	else
 		ret = -EAGAIN;
 	spin_unlock(&chan->lock);
 	return ret;
+}
+
+/**
+ * mpsc_set_capacity() - bound the channel to @capacity queued messages
+ * @h: the receiver's handle
+ * @capacity: N >= 1, 0 for a rendezvous channel, or MPSC_CAPACITY_UNBOUNDED
+ *
+ * Nothing queued is ever dropped: shrinking only makes writers wait, and
+ * growing wakes the writer at the head of the line.  Writers already
+ * waiting for a rendezvous hand-off keep waiting until their message is
+ * taken.
+ */
+void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity)
+{
+	struct mpsc_chan *chan = h->chan;
+	unsigned int wake;
+
+	spin_lock(&chan->lock);
+	chan->capacity = capacity;
+	mpsc_tx_kick(chan);
+	wake = mpsc_tx_room_wake(chan);
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
+}
+
+/**
+ * mpsc_close() - close the channel to senders (the receiver only)
+ * @h: the receiver's handle
+ *
+ * tokio's Receiver::close(): every send from now on fails with EPIPE, and
+ * so do the sends asleep now, including rendezvous sends not yet taken,
+ * whose messages are withdrawn here.  Messages already queued can still
+ * be received; then read() returns 0.  Closing twice is harmless.
+ */
+void mpsc_close(struct mpsc_handle *h)
+{
+	struct mpsc_chan *chan = h->chan;
+	struct mpsc_msg *msg, *next;
+	struct mpsc_tx_waiter *w;
+	unsigned int wake = 0;
+
+	spin_lock(&chan->lock);
+	if (!chan->closed) {
+		/* WRITE_ONCE: mpsc_send() peeks at it without the lock. */
+		WRITE_ONCE(chan->closed, true);
+		list_for_each_entry(w, &chan->tx_waiters, node)
+			wake_up_process(w->task);
+		list_for_each_entry_safe(msg, next, &chan->msgs, node) {
+			if (!msg->sender)
+				continue;
+			mpsc_unlink(chan, msg);
+			wake_up_process(msg->sender->task);
+		}
+		/* Readers asleep behind a queued message must see EOF too. */
+		if (mpsc_waiting(chan, &chan->rx_wait))
+			wake |= MPSC_WAKE_RX_ALL;
+		if (mpsc_waiting(chan, &chan->tx_poll))
+			wake |= MPSC_WAKE_TX;
+	}
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
 }
 
 /**
@@ -556,9 +749,13 @@ static unsigned int mpsc_drop_sender(struct mpsc_handle *h)
 		return 0;
 	/* WRITE_ONCE: mpsc_send() peeks at it without the lock. */
 	WRITE_ONCE(h->tx, false);
+	/* Readers asleep behind a queued message must see EOF too. */
 	if (!--chan->senders && mpsc_waiting(chan, &chan->rx_wait))
 		wake |= MPSC_WAKE_RX_ALL;
-	/* Writers asleep on this handle now fail with EPIPE. */
+	/*
+	 * Writers asleep on this handle for room now fail with EPIPE.  A
+	 * rendezvous message already queued stays: it was sent before.
+	 */
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		if (w->h == h)
 			wake_up_process(w->task);
@@ -588,8 +785,9 @@ void mpsc_disconnect(struct mpsc_handle *h)
 
 /*
  * The receiver's file is going away: free what is queued and fail every
- * send, pending or new, with EPIPE.  No reader can be asleep: it would
- * hold the file.
+ * send, pending or new, with EPIPE.  A rendezvous message is unlinked but
+ * left to its writer to free.  No reader can be asleep: it would hold the
+ * file.
  */
 static void mpsc_rx_release(struct mpsc_handle *h)
 {
@@ -603,9 +801,13 @@ static void mpsc_rx_release(struct mpsc_handle *h)
 	/* WRITE_ONCE: mpsc_send() peeks at it without the lock. */
 	WRITE_ONCE(chan->rx_open, false);
 	wake = mpsc_drop_sender(h);
-	list_splice_init(&chan->msgs, &dead);
-	chan->nr_msgs = 0;
-	chan->nr_bytes = 0;
+	list_for_each_entry_safe(msg, next, &chan->msgs, node) {
+		mpsc_unlink(chan, msg);
+		if (msg->sender)
+			wake_up_process(msg->sender->task);
+		else
+			list_add_tail(&msg->node, &dead);
+	}
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		wake_up_process(w->task);
 	if (mpsc_waiting(chan, &chan->tx_poll))
@@ -636,9 +838,9 @@ void mpsc_handle_release(struct mpsc_handle *h)
  * @h: any handle
  *
  * The receiver is readable when a message is queued, and readable and
- * hung up once the channel is disconnected and drained.  A sender is
- * writable when a write of any size up to max_msg would not sleep, and
- * writable with an error when writes fail at once (EPIPE).
+ * hung up at end of file.  A sender is writable when a write of any size
+ * up to max_msg would not sleep (on a rendezvous channel: a reader is
+ * waiting), and writable with an error when writes fail at once (EPIPE).
  *
  * Return: the EPOLL* mask.
  */
@@ -651,7 +853,7 @@ __poll_t mpsc_poll_mask(struct mpsc_handle *h)
 	if (h->rx) {
 		if (!list_empty(&chan->msgs))
 			mask |= EPOLLIN | EPOLLRDNORM;
-		else if (!chan->senders)
+		else if (mpsc_eof(chan))
 			mask |= EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	}
 	if (h->tx || !h->rx) {
@@ -685,6 +887,8 @@ void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info)
 		info->state |= MPSC_STATE_SENDER;
 	if (chan->rx_open)
 		info->state |= MPSC_STATE_RX_OPEN;
+	if (chan->closed)
+		info->state |= MPSC_STATE_CLOSED;
 	info->queued_msgs = chan->nr_msgs;
 	info->queued_bytes = chan->nr_bytes;
 	info->capacity = chan->capacity;

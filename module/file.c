@@ -83,6 +83,7 @@ static void mpsc_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "mpsc-sender:\t%u\n", !!(info.state & MPSC_STATE_SENDER));
 	seq_printf(m, "mpsc-receiver-open:\t%u\n",
 		   !!(info.state & MPSC_STATE_RX_OPEN));
+	seq_printf(m, "mpsc-closed:\t%u\n", !!(info.state & MPSC_STATE_CLOSED));
 	seq_printf(m, "mpsc-senders:\t%llu\n", info.senders);
 	seq_printf(m, "mpsc-queued-msgs:\t%llu\n", info.queued_msgs);
 	seq_printf(m, "mpsc-queued-bytes:\t%llu\n", info.queued_bytes);

@@ -8,8 +8,11 @@
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/ktime.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "mpsc.h"
 
@@ -105,6 +108,92 @@ static long mpsc_ioctl_peek_len(struct mpsc_handle *h,
 	return 0;
 }
 
+static long mpsc_ioctl_set_capacity(struct mpsc_handle *h,
+				    struct mpsc_capacity_args __user *uargs)
+{
+	struct mpsc_capacity_args args;
+
+	if (copy_from_user(&args, uargs, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.reserved)
+		return -EINVAL;
+	if (!h->rx)
+		return -EBADF;
+	mpsc_set_capacity(h, args.capacity);
+	return 0;
+}
+
+/*
+ * The deadline @x asks for: NULL to wait without one, with *@nowait set
+ * for a timeout of 0 (try once), or @deadline filled in.
+ */
+static ktime_t *mpsc_xfer_deadline(const struct mpsc_xfer *x,
+				   ktime_t *deadline, bool *nowait)
+{
+	*nowait = false;
+	if (x->timeout_ns == MPSC_TIMEOUT_FOREVER || x->timeout_ns > KTIME_MAX)
+		return NULL;
+	if (x->flags & MPSC_XFER_ABSTIME) {
+		*deadline = ns_to_ktime(x->timeout_ns);
+		return deadline;
+	}
+	if (!x->timeout_ns) {
+		*nowait = true;
+		return NULL;
+	}
+	*deadline = ktime_add_safe(ktime_get(), ns_to_ktime(x->timeout_ns));
+	return deadline;
+}
+
+/*
+ * MPSC_IOC_SEND and MPSC_IOC_RECV: write() and read() with a timeout.
+ * Nothing is written back after a message has moved, so a bad struct
+ * pointer cannot lose one; on a signal the relative timeout is rewritten
+ * as its deadline so that the restarted call ends when the first would
+ * have.
+ */
+static long mpsc_ioctl_xfer(struct mpsc_handle *h, struct mpsc_xfer __user *ux,
+			    bool send)
+{
+	ktime_t deadline, *expires;
+	struct iov_iter iter;
+	struct mpsc_xfer x;
+	struct iovec iov;
+	size_t need = 0;
+	bool nowait;
+	long ret;
+
+	if (copy_from_user(&x, ux, sizeof(x)))
+		return -EFAULT;
+	if ((x.flags & ~MPSC_XFER_ABSTIME) || x.reserved0 ||
+	    memchr_inv(x.reserved, 0, sizeof(x.reserved)))
+		return -EINVAL;
+	if (!send && !h->rx)
+		return -EBADF;
+	if (send && x.len > h->chan->max_msg)
+		return -EMSGSIZE;
+	ret = import_single_range(send ? ITER_SOURCE : ITER_DEST,
+				  u64_to_user_ptr(x.buf),
+				  min_t(u64, x.len, MAX_RW_COUNT), &iov, &iter);
+	if (ret)
+		return ret;
+
+	expires = mpsc_xfer_deadline(&x, &deadline, &nowait);
+	if (send)
+		ret = mpsc_send(h, &iter, expires, nowait);
+	else
+		ret = mpsc_recv(h, &iter, expires, nowait, &need);
+
+	if (ret == -ERESTARTSYS && expires && !(x.flags & MPSC_XFER_ABSTIME)) {
+		if (put_user(ktime_to_ns(deadline), &ux->timeout_ns) ||
+		    put_user(x.flags | MPSC_XFER_ABSTIME, &ux->flags))
+			return -EFAULT;
+	}
+	if (ret == -EMSGSIZE && !send && put_user(need, &ux->len))
+		return -EFAULT;
+	return ret;
+}
+
 /**
  * mpsc_ioctl() - dispatch an mpsc ioctl
  * @file: a receiver or sender file
@@ -132,6 +221,19 @@ long mpsc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return mpsc_ioctl_info(h, uarg);
 	case MPSC_IOC_PEEK_LEN:
 		return mpsc_ioctl_peek_len(h, uarg);
+	case MPSC_IOC_SET_CAPACITY:
+		return mpsc_ioctl_set_capacity(h, uarg);
+	case MPSC_IOC_CLOSE:
+		if (arg)
+			return -EINVAL;
+		if (!h->rx)
+			return -EBADF;
+		mpsc_close(h);
+		return 0;
+	case MPSC_IOC_SEND:
+		return mpsc_ioctl_xfer(h, uarg, true);
+	case MPSC_IOC_RECV:
+		return mpsc_ioctl_xfer(h, uarg, false);
 	}
 	return -ENOTTY;
 }

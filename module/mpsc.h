@@ -19,6 +19,8 @@
  *   writers         chan->tx_waiters, an explicit FIFO.  Only its head may
  *                   take room, and a freed slot wakes only the head, so
  *                   writers are served in arrival order and none starves.
+ *   rendezvous      after that, each on its queued message (msg->sender),
+ *   writers         until a reader takes it.
  *   pollers         chan->rx_wait (receiver) and chan->tx_poll (senders).
  *
  * Lifetime: every file (the receiver and each cloned sender) holds one
@@ -39,6 +41,7 @@
 #include <linux/mpsc.h>
 
 struct file;
+struct mpsc_tx_waiter;
 struct seq_file;
 struct task_struct;
 
@@ -52,12 +55,15 @@ extern unsigned int mpsc_max_queue_bytes;
 /**
  * struct mpsc_msg - one queued message
  * @node: entry in chan->msgs (chan->lock); empty when not queued.
+ * @sender: on a rendezvous channel, the writer asleep until this message
+ *	is taken (chan->lock); NULL once taken, or for a buffered message.
  * @len: payload length, at least 1.
  * @data: the payload: @inline_data, or a buffer of its own.
  * @inline_data: the payload of a message that fits a page with its header.
  */
 struct mpsc_msg {
 	struct list_head node;
+	struct mpsc_tx_waiter *sender;
 	size_t len;
 	u8 *data;
 	u8 inline_data[];
@@ -71,8 +77,11 @@ struct mpsc_msg {
  * @nr_bytes: sum of their lengths.
  * @tx_waiters: writers sleeping for room, in arrival order.
  * @senders: handles whose ->tx is set.  Once it reaches 0 it stays 0.
+ * @rx_idle: readers asleep in mpsc_recv() for a message.
  * @rx_open: the receiver's file has not been released.
- * @capacity: message-count limit, or MPSC_CAPACITY_UNBOUNDED.
+ * @closed: the receiver called MPSC_IOC_CLOSE; sends fail from then on.
+ * @capacity: message-count limit, 0 for rendezvous, or
+ *	MPSC_CAPACITY_UNBOUNDED.
  * @sent: messages accepted so far.
  * @received: messages handed to the receiver so far.
  * @id: unique channel id (constant).
@@ -89,7 +98,9 @@ struct mpsc_chan {
 	size_t nr_bytes;
 	struct list_head tx_waiters;
 	unsigned int senders;
+	unsigned int rx_idle;
 	bool rx_open;
+	bool closed;
 	u64 capacity;
 	u64 sent;
 	u64 received;
@@ -129,6 +140,8 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need);
 int mpsc_peek_len(struct mpsc_handle *h, size_t *len);
+void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity);
+void mpsc_close(struct mpsc_handle *h);
 __poll_t mpsc_poll_mask(struct mpsc_handle *h);
 void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info);
 

@@ -164,6 +164,106 @@ static inline bool wait_asleep_in_mpsc(pid_t pid, pid_t tid)
 	return false;
 }
 
+/* A blocking call run in a thread, to be woken by the test. */
+enum { OP_WRITE, OP_READ, OP_SEND, OP_RECV };
+
+struct op {
+	int kind;
+	int fd;
+	void *buf;
+	size_t len;
+	__u64 timeout_ns;	/* OP_SEND, OP_RECV */
+	struct mpsc_xfer x;
+	pthread_t thread;
+	pid_t tid;
+	int started;
+	ssize_t ret;
+};
+
+static void *op_thread(void *arg)
+{
+	struct op *o = arg;
+	unsigned long cmd = o->kind == OP_SEND ? MPSC_IOC_SEND : MPSC_IOC_RECV;
+
+	o->tid = gettid_();
+	store(&o->started, 1);
+	switch (o->kind) {
+	case OP_WRITE:
+		o->ret = send_msg(o->fd, o->buf, o->len);
+		break;
+	case OP_READ:
+		o->ret = recv_msg(o->fd, o->buf, o->len);
+		break;
+	default:
+		o->x.buf = (uintptr_t)o->buf;
+		o->x.len = o->len;
+		o->x.timeout_ns = o->timeout_ns;
+		o->ret = ioctl(o->fd, cmd, &o->x);
+		if (o->ret < 0)
+			o->ret = -errno;
+	}
+	return NULL;
+}
+
+/* Run @o in a new thread; true once it sleeps inside mpsc. */
+static inline bool op_start(struct op *o)
+{
+	store(&o->started, 0);
+	if (pthread_create(&o->thread, NULL, op_thread, o))
+		return false;
+	while (!load(&o->started))
+		sleep_ms(1);
+	return wait_asleep_in_mpsc(getpid(), o->tid);
+}
+
+static inline ssize_t op_join(struct op *o)
+{
+	pthread_join(o->thread, NULL);
+	return o->ret;
+}
+
+/* MPSC_IOC_SEND / MPSC_IOC_RECV in one call: the result, or -errno. */
+static inline ssize_t xfer(int fd, unsigned long cmd, void *buf, size_t len,
+			   __u64 timeout_ns)
+{
+	struct mpsc_xfer x = {
+		.buf = (uintptr_t)buf, .len = len, .timeout_ns = timeout_ns,
+	};
+	ssize_t ret = ioctl(fd, cmd, &x);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static inline int mpsc_set_cap(int fd, __u64 capacity)
+{
+	struct mpsc_capacity_args args = { .capacity = capacity };
+
+	return ioctl(fd, MPSC_IOC_SET_CAPACITY, &args) < 0 ? -errno : 0;
+}
+
+static inline int mpsc_close_rx(int fd)
+{
+	return ioctl(fd, MPSC_IOC_CLOSE, 0) < 0 ? -errno : 0;
+}
+
+/* Voluntary context switches of one of our threads, or -1. */
+static inline long long vol_switches(pid_t tid)
+{
+	char path[64], line[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+			v = atoll(line + 24);
+	fclose(f);
+	return v;
+}
+
 static void mpsc_test_nop_handler(int sig)
 {
 	(void)sig;

@@ -5,10 +5,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +42,70 @@ MPSC_API int mpsc_channel(int flags)
 		return -EINVAL;
 	fd = open("/dev/mpsc", O_RDWR | flags);
 	return fd < 0 ? neg_errno() : fd;
+}
+
+/**
+ * mpsc_sync_channel() - create a bounded or rendezvous channel
+ * @capacity: at most this many queued messages; 0 for a rendezvous
+ *	channel, where a send returns only once a receiver has taken it
+ * @flags: O_CLOEXEC and/or O_NONBLOCK, or 0
+ *
+ * Rust's `sync_channel(capacity)`, tokio's `channel(capacity)`, Go's
+ * `make(chan T, capacity)`: mpsc_channel() followed by
+ * mpsc_set_capacity().  The byte limit applies as well.
+ *
+ * Return: the receiver fd, or -errno as mpsc_channel().
+ */
+MPSC_API int mpsc_sync_channel(uint64_t capacity, int flags)
+{
+	int fd = mpsc_channel(flags), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = mpsc_set_capacity(fd, capacity);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/**
+ * mpsc_set_capacity() - bound a channel's queue to a number of messages
+ * @fd: the receiver
+ * @capacity: N >= 1; 0 for rendezvous; MPSC_CAPACITY_UNBOUNDED for no
+ *	limit but the byte limit (the default)
+ *
+ * A send to a full channel sleeps until a slot frees (or fails with
+ * -EAGAIN when non-blocking); sleeping senders are served in arrival
+ * order.  Changing the capacity never drops a queued message: shrinking
+ * only makes senders wait.
+ *
+ * Return: 0; -EBADF on a sender; -errno.
+ */
+MPSC_API int mpsc_set_capacity(int fd, uint64_t capacity)
+{
+	struct mpsc_capacity_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.capacity = capacity;
+	return ioctl(fd, MPSC_IOC_SET_CAPACITY, &args) < 0 ? neg_errno() : 0;
+}
+
+/**
+ * mpsc_close() - close a channel to its senders, keeping what is queued
+ * @fd: the receiver
+ *
+ * tokio's `Receiver::close()`: every send from now on fails with -EPIPE,
+ * and so do sends asleep now (a rendezvous send not yet taken is
+ * withdrawn).  Messages already queued can still be received; then
+ * mpsc_recv() returns 0.  This is not close(2): the fd stays open.
+ *
+ * Return: 0; -EBADF on a sender; -errno.
+ */
+MPSC_API int mpsc_close(int fd)
+{
+	return ioctl(fd, MPSC_IOC_CLOSE, 0) < 0 ? neg_errno() : 0;
 }
 
 /**
@@ -122,6 +186,68 @@ MPSC_API ssize_t mpsc_recv(int fd, void *buf, size_t cap)
 	return ret < 0 ? neg_errno() : ret;
 }
 
+/*
+ * MPSC_IOC_SEND or MPSC_IOC_RECV, going on after signals: the kernel turns
+ * an interrupted relative timeout into its absolute deadline, so calling
+ * again with the same struct ends when the first call would have.
+ */
+static ssize_t xfer(int fd, unsigned long cmd, const void *buf, size_t len,
+		    uint64_t timeout_ns)
+{
+	struct mpsc_xfer x;
+	ssize_t ret;
+
+	memset(&x, 0, sizeof(x));
+	x.buf = (uintptr_t)buf;
+	x.len = len;
+	x.timeout_ns = timeout_ns;
+	do
+		ret = ioctl(fd, cmd, &x);
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 ? neg_errno() : ret;
+}
+
+/**
+ * mpsc_try_send() - send one message without sleeping
+ * @fd: a sender, blocking or not
+ * @buf: the message
+ * @len: its length
+ *
+ * Rust's `SyncSender::try_send()`: -EAGAIN is TrySendError::Full.  On a
+ * rendezvous channel it succeeds only when a receiver is already waiting
+ * in mpsc_recv(), and hands the message to it.
+ *
+ * Return: @len; -EAGAIN when full; -EPIPE (TrySendError::Disconnected);
+ * -EMSGSIZE; -EFAULT.
+ */
+MPSC_API ssize_t mpsc_try_send(int fd, const void *buf, size_t len)
+{
+	return xfer(fd, MPSC_IOC_SEND, buf, len, 0);
+}
+
+/**
+ * mpsc_send_timeout() - send one message, waiting a bounded time for room
+ * @fd: a sender
+ * @buf: the message
+ * @len: its length
+ * @timeout_ns: nanoseconds to wait; 0 tries once; MPSC_WAIT_FOREVER waits
+ *	without limit
+ *
+ * On a rendezvous channel the wait lasts until a receiver takes the
+ * message; if the time runs out first the message is withdrawn, never
+ * delivered later.  Signals neither end the wait early nor extend it.
+ *
+ * Return: @len; -ETIMEDOUT when the deadline passed (a @timeout_ns of 0
+ * included); -EPIPE; -EMSGSIZE; -EFAULT.
+ */
+MPSC_API ssize_t mpsc_send_timeout(int fd, const void *buf, size_t len,
+				   uint64_t timeout_ns)
+{
+	ssize_t ret = xfer(fd, MPSC_IOC_SEND, buf, len, timeout_ns);
+
+	return ret == -EAGAIN ? -ETIMEDOUT : ret;
+}
+
 /**
  * mpsc_try_recv() - receive one message without sleeping
  * @fd: the receiver, blocking or not
@@ -136,18 +262,7 @@ MPSC_API ssize_t mpsc_recv(int fd, void *buf, size_t cap)
  */
 MPSC_API ssize_t mpsc_try_recv(int fd, void *buf, size_t cap)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	ssize_t ret = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-
-	return ret < 0 ? neg_errno() : ret;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	return xfer(fd, MPSC_IOC_RECV, buf, cap, 0);
 }
 
 /**
@@ -158,9 +273,8 @@ static uint64_t mono_ns(void)
  * @timeout_ns: nanoseconds to wait; 0 tries once; MPSC_WAIT_FOREVER waits
  *	without limit
  *
- * Rust's `recv_timeout()`.  The deadline is fixed on CLOCK_MONOTONIC when
- * the call starts: a signal that interrupts the wait does not end it, and
- * the wait goes on for only the time that remains.
+ * Rust's `recv_timeout()`.  The deadline is fixed when the call starts: a
+ * signal that interrupts the wait neither ends it nor extends it.
  *
  * Return: the message's length; 0 when disconnected and drained;
  * -ETIMEDOUT when the deadline passed with the channel empty (a
@@ -169,32 +283,9 @@ static uint64_t mono_ns(void)
 MPSC_API ssize_t mpsc_recv_timeout(int fd, void *buf, size_t cap,
 				   uint64_t timeout_ns)
 {
-	uint64_t start = mono_ns(), deadline = start + timeout_ns;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	ssize_t ret;
+	ssize_t ret = xfer(fd, MPSC_IOC_RECV, buf, cap, timeout_ns);
 
-	if (timeout_ns == MPSC_WAIT_FOREVER || deadline < start)
-		deadline = UINT64_MAX;
-	for (;;) {
-		struct timespec ts, *tsp = NULL;
-		uint64_t now, left;
-
-		ret = mpsc_try_recv(fd, buf, cap);
-		if (ret != -EAGAIN)
-			return ret;
-		now = mono_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (deadline != UINT64_MAX) {
-			left = deadline - now;
-			ts.tv_sec = left / 1000000000u;
-			ts.tv_nsec = left % 1000000000u;
-			tsp = &ts;
-		}
-		/* Readable may be stolen by another thread: just try again. */
-		if (ppoll(&pfd, 1, tsp, NULL) < 0 && errno != EINTR)
-			return neg_errno();
-	}
+	return ret == -EAGAIN ? -ETIMEDOUT : ret;
 }
 
 /**
@@ -229,4 +320,174 @@ MPSC_API int mpsc_info(int fd, struct mpsc_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	return ioctl(fd, MPSC_IOC_INFO, info) < 0 ? neg_errno() : 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* epoll_wait() with a nanosecond timeout (NULL: none). */
+static int epoll_wait_ns(int ep, struct epoll_event *ev, int n,
+			 const struct timespec *ts)
+{
+	int ret = epoll_pwait2(ep, ev, n, ts, NULL);
+
+	if (ret < 0 && errno == ENOSYS) {
+		long ms = -1;
+
+		if (ts)	/* round up, so as not to wake before the deadline */
+			ms = ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
+		ret = epoll_wait(ep, ev, n, ms > INT_MAX ? INT_MAX : (int)ms);
+	}
+	return ret;
+}
+
+/*
+ * Which of @events a poll result @revents makes ready.  An error or a
+ * hang-up means the call would not sleep (it would fail or return 0 at
+ * once), so it readies both directions.
+ */
+static unsigned int select_ready(unsigned int events, uint32_t revents)
+{
+	unsigned int ready = 0;
+
+	if (revents & (EPOLLERR | EPOLLHUP))
+		return events;
+	if ((events & MPSC_SELECT_RECV) && (revents & EPOLLIN))
+		ready |= MPSC_SELECT_RECV;
+	if ((events & MPSC_SELECT_SEND) && (revents & EPOLLOUT))
+		ready |= MPSC_SELECT_SEND;
+	return ready;
+}
+
+/**
+ * mpsc_select() - wait until one of several channels is ready
+ * @items: the cases: an fd and what to wait for on it
+ * @n: how many
+ * @timeout_ns: nanoseconds to wait; 0 checks once (Go's select with a
+ *	default case); MPSC_WAIT_FOREVER waits without limit
+ *
+ * Like Go's select and crossbeam's Select: waits, on epoll, until a
+ * receive (MPSC_SELECT_RECV) or a send (MPSC_SELECT_SEND) on one of the
+ * fds would not sleep, then sets every item's @ready and returns one
+ * ready case, chosen in turn among the ready ones so that none starves.
+ * A receive is ready on a message or at end-of-file (it returns 0); a
+ * send is ready when there is room or when it would fail at once
+ * (-EPIPE).  Any pollable fd may be a case (a pipe, a socket, an
+ * eventfd): RECV then means readable, SEND writable.  Cases with an fd of
+ * -1 are skipped.  An fd may appear in several cases.
+ *
+ * A channel has one consumer: when only this thread receives from a
+ * channel, a RECV it reports stays ready until this thread receives, and
+ * mpsc_try_recv() will not fail with -EAGAIN.  A SEND report can be used
+ * up by another sender of the same channel; follow it with
+ * mpsc_try_send() and select again on -EAGAIN.  Signals neither end the
+ * wait early nor extend it.
+ *
+ * Return: the index of a ready case; -EAGAIN when @timeout_ns is 0 and
+ * none is ready; -ETIMEDOUT when the time ran out; -EINVAL for an empty
+ * @events or an unknown bit; -errno from epoll.
+ */
+MPSC_API int mpsc_select(struct mpsc_select_item *items, size_t n,
+			 uint64_t timeout_ns)
+{
+	static __thread unsigned int turn;
+	uint64_t deadline = UINT64_MAX;
+	struct epoll_event ev[16];
+	size_t i, j;
+	int ep, ret;
+
+	if (n > INT_MAX || (n && !items))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		items[i].ready = 0;
+		if (items[i].fd < 0)
+			continue;
+		if (!items[i].events ||
+		    (items[i].events & ~(MPSC_SELECT_RECV | MPSC_SELECT_SEND)))
+			return -EINVAL;
+	}
+	if (timeout_ns != MPSC_WAIT_FOREVER) {
+		deadline = mono_ns() + timeout_ns;
+		if (deadline < timeout_ns)
+			deadline = UINT64_MAX;
+	}
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return neg_errno();
+	for (i = 0; i < n; i++) {
+		struct epoll_event e = { .data.u64 = i };
+
+		if (items[i].fd < 0)
+			continue;
+		/* One registration per fd, for what all its cases want. */
+		for (j = 0; j < i; j++)
+			if (items[j].fd == items[i].fd)
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < n; j++) {
+			if (items[j].fd != items[i].fd)
+				continue;
+			if (items[j].events & MPSC_SELECT_RECV)
+				e.events |= EPOLLIN;
+			if (items[j].events & MPSC_SELECT_SEND)
+				e.events |= EPOLLOUT;
+		}
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, items[i].fd, &e) < 0) {
+			ret = neg_errno();
+			goto out_close;
+		}
+	}
+
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+		uint64_t now = mono_ns();
+
+		if (deadline != UINT64_MAX) {
+			uint64_t left = deadline > now ? deadline - now : 0;
+
+			ts.tv_sec = left / 1000000000u;
+			ts.tv_nsec = left % 1000000000u;
+			tsp = &ts;
+		}
+		ret = epoll_wait_ns(ep, ev, 16, tsp);
+		if (ret > 0)
+			break;
+		if (ret < 0 && errno != EINTR) {
+			ret = neg_errno();
+			goto out_close;
+		}
+		if (ret == 0 && mono_ns() >= deadline) {
+			ret = timeout_ns ? -ETIMEDOUT : -EAGAIN;
+			goto out_close;
+		}
+	}
+
+	/* Mark every case of every ready fd, then pick one in turn. */
+	for (i = 0; i < (size_t)ret; i++) {
+		int fd = items[ev[i].data.u64].fd;
+
+		for (j = 0; j < n; j++)
+			if (items[j].fd == fd)
+				items[j].ready = select_ready(items[j].events,
+							      ev[i].events);
+	}
+	ret = -EAGAIN;
+	for (i = 0; i < n; i++) {
+		j = (turn + i) % n;
+		if (items[j].ready) {
+			turn = j + 1;
+			ret = (int)j;
+			break;
+		}
+	}
+out_close:
+	close(ep);
+	return ret;
 }

@@ -20,18 +20,41 @@
 extern "C" {
 #endif
 
-/* mpsc_recv_timeout(): wait without limit. */
+/* The _timeout functions and mpsc_select(): wait without limit. */
 #define MPSC_WAIT_FOREVER UINT64_MAX
 
+/* struct mpsc_select_item.events and .ready */
+#define MPSC_SELECT_RECV 0x1u	/* a receive would not sleep */
+#define MPSC_SELECT_SEND 0x2u	/* a send would not sleep */
+
+/**
+ * struct mpsc_select_item - one case of mpsc_select()
+ * @fd: a receiver, a sender, or any pollable fd; -1 disables the case
+ * @events: MPSC_SELECT_RECV and/or MPSC_SELECT_SEND
+ * @ready: out: which of @events are ready
+ */
+struct mpsc_select_item {
+	int fd;
+	unsigned int events;
+	unsigned int ready;
+};
+
 int mpsc_channel(int flags);
+int mpsc_sync_channel(uint64_t capacity, int flags);
+int mpsc_set_capacity(int fd, uint64_t capacity);
+int mpsc_close(int fd);
 int mpsc_sender_clone(int fd, int flags);
 int mpsc_disconnect(int fd);
 ssize_t mpsc_send(int fd, const void *buf, size_t len);
+ssize_t mpsc_try_send(int fd, const void *buf, size_t len);
+ssize_t mpsc_send_timeout(int fd, const void *buf, size_t len,
+			  uint64_t timeout_ns);
 ssize_t mpsc_recv(int fd, void *buf, size_t cap);
 ssize_t mpsc_try_recv(int fd, void *buf, size_t cap);
 ssize_t mpsc_recv_timeout(int fd, void *buf, size_t cap, uint64_t timeout_ns);
 ssize_t mpsc_peek_len(int fd);
 int mpsc_info(int fd, struct mpsc_info *info);
+int mpsc_select(struct mpsc_select_item *items, size_t n, uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,7 @@ struct mpsc_clone_args {
 #define MPSC_STATE_RECEIVER	(1U << 0) /* this handle is the receiver */
 #define MPSC_STATE_SENDER	(1U << 1) /* this handle holds a sender role */
 #define MPSC_STATE_RX_OPEN	(1U << 2) /* the receiver has not been released */
+#define MPSC_STATE_CLOSED	(1U << 3) /* the receiver called MPSC_IOC_CLOSE */
 
 /* struct mpsc_info.capacity of a channel bounded only by bytes */
 #define MPSC_CAPACITY_UNBOUNDED	(~(__u64)0)
@@ -51,8 +52,8 @@ struct mpsc_clone_args {
  * @queued_bytes: out: payload bytes of those messages.
  * @max_queue_bytes: out: the channel's byte limit.
  * @max_msg_size: out: the largest message the channel accepts.
- * @capacity: out: the message-count limit; %MPSC_CAPACITY_UNBOUNDED
- *	when only the byte limit applies.
+ * @capacity: out: the message-count limit, 0 for a rendezvous channel,
+ *	%MPSC_CAPACITY_UNBOUNDED when only the byte limit applies.
  * @senders: out: live sender roles.
  * @sent: out: messages sent since the channel was created.
  * @received: out: messages received since the channel was created.
@@ -87,10 +88,61 @@ struct mpsc_peek_args {
 	__u32 reserved;
 };
 
+/**
+ * struct mpsc_capacity_args - argument of %MPSC_IOC_SET_CAPACITY
+ * @capacity: at most this many queued messages; 0 makes the channel a
+ *	rendezvous channel; %MPSC_CAPACITY_UNBOUNDED removes the limit.
+ * @flags: must be zero.
+ * @reserved: must be zero.
+ */
+struct mpsc_capacity_args {
+	__u64 capacity;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* struct mpsc_xfer.flags */
+#define MPSC_XFER_ABSTIME	(1U << 0) /* timeout_ns is a CLOCK_MONOTONIC time */
+
+/* struct mpsc_xfer.timeout_ns: wait as long as it takes */
+#define MPSC_TIMEOUT_FOREVER	(~(__u64)0)
+
+/**
+ * struct mpsc_xfer - argument of %MPSC_IOC_SEND and %MPSC_IOC_RECV
+ * @buf: user pointer to the message (send) or to the buffer (receive).
+ * @len: send: message length.  Receive: buffer size; on EMSGSIZE it is
+ *	set to the length of the message that did not fit.
+ * @timeout_ns: nanoseconds to wait, relative unless %MPSC_XFER_ABSTIME;
+ *	0 tries once (EAGAIN), %MPSC_TIMEOUT_FOREVER waits without limit.
+ *	When a signal interrupts the wait, the kernel rewrites a relative
+ *	timeout as its absolute deadline and sets %MPSC_XFER_ABSTIME, so a
+ *	restart, automatic (SA_RESTART) or by calling again with the same
+ *	struct, ends at the original deadline.
+ * @flags: %MPSC_XFER_ABSTIME; other bits are reserved.
+ * @reserved0: must be zero (reserved for a message count).
+ * @reserved: must be zero.
+ *
+ * Success returns the message length; receive returns 0 when the channel
+ * is disconnected (or closed) and drained.  The fd's O_NONBLOCK flag does
+ * not apply: @timeout_ns says how long to wait.
+ */
+struct mpsc_xfer {
+	__aligned_u64 buf;
+	__aligned_u64 len;
+	__aligned_u64 timeout_ns;
+	__u32 flags;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
 /* Numbers are never reused: a retired ioctl keeps its number. */
 #define MPSC_IOC_CLONE_SENDER	_IOWR(MPSC_IOC_MAGIC, 0x01, struct mpsc_clone_args)
 #define MPSC_IOC_DISCONNECT	_IO(MPSC_IOC_MAGIC, 0x02)
 #define MPSC_IOC_INFO		_IOWR(MPSC_IOC_MAGIC, 0x03, struct mpsc_info)
 #define MPSC_IOC_PEEK_LEN	_IOWR(MPSC_IOC_MAGIC, 0x04, struct mpsc_peek_args)
+#define MPSC_IOC_SET_CAPACITY	_IOW(MPSC_IOC_MAGIC, 0x05, struct mpsc_capacity_args)
+#define MPSC_IOC_CLOSE		_IO(MPSC_IOC_MAGIC, 0x06)
+#define MPSC_IOC_SEND		_IOWR(MPSC_IOC_MAGIC, 0x07, struct mpsc_xfer)
+#define MPSC_IOC_RECV		_IOWR(MPSC_IOC_MAGIC, 0x08, struct mpsc_xfer)
 
 #endif /* _UAPI_LINUX_MPSC_H */

@@ -300,6 +300,307 @@ TEST_F(lib, clone_after_disconnect_epipe)
 	EXPECT_EQ(-EPIPE, mpsc_sender_clone(self->rx, 0));
 }
 
+/* sync_channel(N): N sends fit, the next is Full. */
+TEST(sync_channel_bounded)
+{
+	struct mpsc_info info;
+	int rx = mpsc_sync_channel(2, O_CLOEXEC);
+
+	ASSERT_LE(0, rx);
+	ASSERT_EQ(0, mpsc_info(rx, &info));
+	EXPECT_EQ(2, info.capacity);
+	EXPECT_EQ(1, mpsc_try_send(rx, "a", 1));
+	EXPECT_EQ(1, mpsc_try_send(rx, "b", 1));
+	EXPECT_EQ(-EAGAIN, mpsc_try_send(rx, "c", 1));
+	EXPECT_EQ(-ETIMEDOUT, mpsc_send_timeout(rx, "c", 1, 20000000));
+	EXPECT_EQ(-ETIMEDOUT, mpsc_send_timeout(rx, "c", 1, 0));
+	close(rx);
+}
+
+TEST(sync_channel_bad_flags)
+{
+	EXPECT_EQ(-EINVAL, mpsc_sync_channel(4, O_APPEND));
+}
+
+/* sync_channel(0): no receiver waiting, no try_send. */
+TEST(sync_channel_rendezvous)
+{
+	int rx = mpsc_sync_channel(0, O_CLOEXEC);
+
+	ASSERT_LE(0, rx);
+	EXPECT_EQ(-EAGAIN, mpsc_try_send(rx, "x", 1));
+	close(rx);
+}
+
+struct rendezvous_reader {
+	int fd;
+	ssize_t ret;
+	char buf[16];
+};
+
+static void *rendezvous_read(void *arg)
+{
+	struct rendezvous_reader *r = arg;
+
+	sleep_ms(50);
+	r->ret = mpsc_recv(r->fd, r->buf, sizeof(r->buf));
+	return NULL;
+}
+
+TEST(rendezvous_send_timeout_handed_over)
+{
+	struct rendezvous_reader r = { 0 };
+	pthread_t t;
+	int rx = mpsc_sync_channel(0, O_CLOEXEC);
+
+	ASSERT_LE(0, rx);
+	r.fd = rx;
+	ASSERT_EQ(0, pthread_create(&t, NULL, rendezvous_read, &r));
+	EXPECT_EQ(5, mpsc_send_timeout(rx, "relay", 5, 5000000000ULL));
+	pthread_join(t, NULL);
+	EXPECT_EQ(5, r.ret);
+	close(rx);
+}
+
+TEST_F(lib, set_capacity_on_sender_ebadf)
+{
+	int tx = mpsc_sender_clone(self->rx, 0);
+
+	ASSERT_LE(0, tx);
+	EXPECT_EQ(-EBADF, mpsc_set_capacity(tx, 1));
+	EXPECT_EQ(-EBADF, mpsc_close(tx));
+	close(tx);
+}
+
+/* close: sends fail, the queue drains, then end-of-file. */
+TEST_F(lib, close_drains_then_eof)
+{
+	struct mpsc_info info;
+	char buf[8];
+
+	ASSERT_EQ(2, mpsc_send(self->rx, "hi", 2));
+	ASSERT_EQ(0, mpsc_close(self->rx));
+	EXPECT_EQ(-EPIPE, mpsc_send(self->rx, "x", 1));
+	EXPECT_EQ(-EPIPE, mpsc_try_send(self->rx, "x", 1));
+	ASSERT_EQ(0, mpsc_info(self->rx, &info));
+	EXPECT_EQ(MPSC_STATE_CLOSED, info.state & MPSC_STATE_CLOSED);
+	EXPECT_EQ(2, mpsc_recv(self->rx, buf, sizeof(buf)));
+	EXPECT_EQ(0, mpsc_recv(self->rx, buf, sizeof(buf)));
+	EXPECT_EQ(0, mpsc_try_recv(self->rx, buf, sizeof(buf)));
+}
+
+/* select: the ready case is reported, with its index. */
+TEST(select_reports_ready_case)
+{
+	int a = mpsc_channel(O_CLOEXEC), b = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it[2] = {
+		{ .fd = a, .events = MPSC_SELECT_RECV },
+		{ .fd = b, .events = MPSC_SELECT_RECV },
+	};
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	EXPECT_EQ(-EAGAIN, mpsc_select(it, 2, 0));
+	EXPECT_EQ(-ETIMEDOUT, mpsc_select(it, 2, 20000000));
+	ASSERT_EQ(1, mpsc_send(b, "b", 1));
+	EXPECT_EQ(1, mpsc_select(it, 2, MPSC_WAIT_FOREVER));
+	EXPECT_EQ(0, it[0].ready);
+	EXPECT_EQ(MPSC_SELECT_RECV, it[1].ready);
+	close(a);
+	close(b);
+}
+
+struct delayed {
+	int fd;
+	unsigned int ms;
+};
+
+static void *send_after(void *arg)
+{
+	struct delayed *d = arg;
+
+	sleep_ms(d->ms);
+	mpsc_send(d->fd, "!", 1);
+	return NULL;
+}
+
+/* select sleeps until a case becomes ready. */
+TEST(select_waits)
+{
+	int a = mpsc_channel(O_CLOEXEC), b = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it[2] = {
+		{ .fd = a, .events = MPSC_SELECT_RECV },
+		{ .fd = b, .events = MPSC_SELECT_RECV },
+	};
+	struct delayed d = { .fd = a, .ms = 50 };
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, send_after, &d));
+	EXPECT_EQ(0, mpsc_select(it, 2, 5000000000ULL));
+	pthread_join(t, NULL);
+	close(a);
+	close(b);
+}
+
+/* End-of-file makes a receive ready (it returns 0 at once). */
+TEST(select_eof_is_ready)
+{
+	int a = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it = { .fd = a, .events = MPSC_SELECT_RECV };
+	char c;
+
+	ASSERT_EQ(0, mpsc_disconnect(a));
+	EXPECT_EQ(0, mpsc_select(&it, 1, 0));
+	EXPECT_EQ(0, mpsc_try_recv(a, &c, 1));
+	close(a);
+}
+
+/* Send readiness follows room on a bounded channel. */
+TEST(select_send_readiness)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC), tx;
+	struct mpsc_select_item it = { .events = MPSC_SELECT_SEND };
+	char c;
+
+	ASSERT_LE(0, rx);
+	tx = mpsc_sender_clone(rx, O_CLOEXEC);
+	ASSERT_LE(0, tx);
+	it.fd = tx;
+	EXPECT_EQ(0, mpsc_select(&it, 1, 0));
+	EXPECT_EQ(MPSC_SELECT_SEND, it.ready);
+	ASSERT_EQ(1, mpsc_send(tx, "x", 1));
+	EXPECT_EQ(-EAGAIN, mpsc_select(&it, 1, 0));
+	ASSERT_EQ(1, mpsc_recv(rx, &c, 1));
+	EXPECT_EQ(0, mpsc_select(&it, 1, 0));
+	close(tx);
+	close(rx);
+}
+
+/* Any pollable fd can be a case; -1 disables one. */
+TEST(select_mixed_fds)
+{
+	int ch = mpsc_channel(O_CLOEXEC), p[2];
+	struct mpsc_select_item it[3] = {
+		{ .fd = -1, .events = MPSC_SELECT_RECV },
+		{ .fd = ch, .events = MPSC_SELECT_RECV },
+	};
+
+	ASSERT_EQ(0, pipe(p));
+	it[2].fd = p[0];
+	it[2].events = MPSC_SELECT_RECV;
+	EXPECT_EQ(-EAGAIN, mpsc_select(it, 3, 0));
+	ASSERT_EQ(1, write(p[1], "p", 1));
+	EXPECT_EQ(2, mpsc_select(it, 3, 0));
+	EXPECT_EQ(0, it[0].ready);
+	close(p[0]);
+	close(p[1]);
+	close(ch);
+}
+
+/* One fd in two cases, receiving and sending. */
+TEST(select_same_fd_twice)
+{
+	int ch = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it[2] = {
+		{ .fd = ch, .events = MPSC_SELECT_RECV },
+		{ .fd = ch, .events = MPSC_SELECT_SEND },
+	};
+
+	EXPECT_EQ(1, mpsc_select(it, 2, 0));
+	EXPECT_EQ(0, it[0].ready);
+	EXPECT_EQ(MPSC_SELECT_SEND, it[1].ready);
+	close(ch);
+}
+
+/* With two cases always ready, both get their turn. */
+TEST(select_is_fair)
+{
+	int a = mpsc_channel(O_CLOEXEC), b = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it[2] = {
+		{ .fd = a, .events = MPSC_SELECT_RECV },
+		{ .fd = b, .events = MPSC_SELECT_RECV },
+	};
+	int counts[2] = { 0 }, i, r;
+
+	ASSERT_EQ(1, mpsc_send(a, "a", 1));
+	ASSERT_EQ(1, mpsc_send(b, "b", 1));
+	for (i = 0; i < 10; i++) {
+		r = mpsc_select(it, 2, 0);
+		ASSERT_LE(0, r);
+		counts[r]++;
+	}
+	EXPECT_EQ(5, counts[0]);
+	EXPECT_EQ(5, counts[1]);
+	close(a);
+	close(b);
+}
+
+TEST(select_bad_events_einval)
+{
+	int ch = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it = { .fd = ch, .events = 0 };
+
+	EXPECT_EQ(-EINVAL, mpsc_select(&it, 1, 0));
+	it.events = 4;
+	EXPECT_EQ(-EINVAL, mpsc_select(&it, 1, 0));
+	EXPECT_EQ(-EINVAL, mpsc_select(NULL, 1, 0));
+	close(ch);
+}
+
+TEST(select_closed_fd_ebadf)
+{
+	struct mpsc_select_item it = { .fd = 1000, .events = MPSC_SELECT_RECV };
+
+	EXPECT_EQ(-EBADF, mpsc_select(&it, 1, 0));
+}
+
+/* Signals during select neither end nor extend the wait. */
+TEST(select_survives_signals)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct pinger p = { .target = pthread_self() };
+	int ch = mpsc_channel(O_CLOEXEC);
+	struct mpsc_select_item it = { .fd = ch, .events = MPSC_SELECT_RECV };
+	uint64_t start, took;
+	pthread_t t;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
+	start = now_ns();
+	EXPECT_EQ(-ETIMEDOUT, mpsc_select(&it, 1, 200000000));
+	took = now_ns() - start;
+	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	EXPECT_LE(200000000, took);
+	EXPECT_GT(2000000000ULL, took);
+	close(ch);
+}
+
+/* send_timeout keeps its deadline across signals too. */
+TEST(send_timeout_survives_signals)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct pinger p = { .target = pthread_self() };
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	uint64_t start, took;
+	pthread_t t;
+
+	ASSERT_LE(0, rx);
+	ASSERT_EQ(1, mpsc_send(rx, "x", 1));
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
+	start = now_ns();
+	EXPECT_EQ(-ETIMEDOUT, mpsc_send_timeout(rx, "y", 1, 200000000));
+	took = now_ns() - start;
+	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	EXPECT_LE(200000000, took);
+	EXPECT_GT(2000000000ULL, took);
+	close(rx);
+}
+
 /* On an fd that is not an mpsc channel: -ENOTTY, or -EBADF if closed. */
 TEST(wrong_fd)
 {
@@ -324,9 +625,11 @@ TEST(wrong_fd)
 TEST(shared_library_exports)
 {
 	static const char *const api[] = {
-		"mpsc_channel", "mpsc_sender_clone", "mpsc_disconnect",
-		"mpsc_send", "mpsc_recv", "mpsc_try_recv",
-		"mpsc_recv_timeout", "mpsc_peek_len", "mpsc_info",
+		"mpsc_channel", "mpsc_sync_channel", "mpsc_set_capacity",
+		"mpsc_close", "mpsc_sender_clone", "mpsc_disconnect",
+		"mpsc_send", "mpsc_try_send", "mpsc_send_timeout",
+		"mpsc_recv", "mpsc_try_recv", "mpsc_recv_timeout",
+		"mpsc_peek_len", "mpsc_info", "mpsc_select",
 	};
 	char path[PATH_MAX], *slash;
 	ssize_t n;
@@ -347,6 +650,8 @@ TEST(shared_library_exports)
 	EXPECT_EQ(ARRAY_SIZE(api), i) TH_LOG("%s is missing", api[i]);
 	EXPECT_EQ(NULL, dlsym(h, "neg_errno"));
 	EXPECT_EQ(NULL, dlsym(h, "mono_ns"));
+	EXPECT_EQ(NULL, dlsym(h, "xfer"));
+	EXPECT_EQ(NULL, dlsym(h, "select_ready"));
 	dlclose(h);
 }
 
