@@ -2,6 +2,7 @@
 # The human front end.  Kbuild lists the module's objects.
 #
 #   make            the module and userlib
+#   make demo       every seed example in C, Rust, Python and Go, in QEMU
 #   make check      every gate and every test, in a QEMU guest
 #   make install    install the module, userlib and headers
 
@@ -10,7 +11,7 @@ KDIR ?= /usr/src/linux-headers-$(KVER)
 W ?= 1
 KCFLAGS ?= -Werror
 
-.PHONY: all module userlib install clean
+.PHONY: all module userlib examples bindings demo install clean
 
 all: module userlib
 
@@ -21,6 +22,16 @@ module:
 userlib:
 	$(MAKE) -C userlib
 
+examples: userlib
+	$(MAKE) -C examples
+
+bindings:
+	@$(CURDIR)/scripts/build-bindings
+
+# Every seed example in C, Rust, Python and Go, in the QEMU guest.
+demo:
+	@$(CURDIR)/scripts/demo
+
 # The module goes to /lib/modules/<release>/updates; userlib, its header,
 # <linux/mpsc.h>, mpsc.pc and the man pages under PREFIX (/usr/local).
 install: module userlib
@@ -30,6 +41,8 @@ install: module userlib
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C userlib clean
+	$(MAKE) -C examples clean
+	rm -rf bindings/go/bin bindings/rust/target
 	rm -f $(patsubst %.c,%,$(wildcard selftests/mpsc_*_test.c))
 
 .PHONY: check
