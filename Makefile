@@ -43,8 +43,12 @@ clean:
 	$(MAKE) -C userlib clean
 	$(MAKE) -C examples clean
 	rm -rf bindings/go/bin bindings/rust/target
-	rm -f $(patsubst %.c,%,$(wildcard selftests/mpsc_*_test.c))
+	rm -f $(patsubst %.c,%,$(wildcard selftests/mpsc_*.c))
 
 .PHONY: check
 check:
 	@$(CURDIR)/scripts/check
+
+.PHONY: check-debug
+check-debug:
+	@$(CURDIR)/scripts/check-debug
