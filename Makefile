@@ -3,6 +3,7 @@
 #
 #   make            the module and userlib
 #   make demo       every seed example in C, Rust, Python and Go, in QEMU
+#   make bench      mpsc against a pipe, a socketpair and a POSIX mqueue
 #   make check      every gate and every test, in a QEMU guest
 #   make install    install the module, userlib and headers
 
@@ -11,7 +12,7 @@ KDIR ?= /usr/src/linux-headers-$(KVER)
 W ?= 1
 KCFLAGS ?= -Werror
 
-.PHONY: all module userlib examples bindings demo install clean
+.PHONY: all module userlib examples bindings demo bench install clean
 
 all: module userlib
 
@@ -32,6 +33,11 @@ bindings:
 demo:
 	@$(CURDIR)/scripts/demo
 
+# mpsc against a pipe, a socketpair and a POSIX mqueue, in the guest.
+bench: module
+	$(MAKE) -C bench
+	@$(CURDIR)/scripts/vm-run -- bench/mpsc_bench
+
 # The module goes to /lib/modules/<release>/updates; userlib, its header,
 # <linux/mpsc.h>, mpsc.pc and the man pages under PREFIX (/usr/local).
 install: module userlib
@@ -42,6 +48,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C userlib clean
 	$(MAKE) -C examples clean
+	$(MAKE) -C bench clean
 	rm -rf bindings/go/bin bindings/rust/target
 	rm -f $(patsubst %.c,%,$(wildcard selftests/mpsc_*.c))
 

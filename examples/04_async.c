@@ -13,7 +13,7 @@
 
 #include <mpsc.h>
 
-static void *task(void *arg)
+static void *async_task(void *arg)
 {
 	int tx = *(int *)arg;
 	const char *message = "Hello from an async task!";
@@ -43,7 +43,7 @@ int main(void)
 	ev.data.fd = rx;
 	epoll_ctl(ep, EPOLL_CTL_ADD, rx, &ev);
 
-	pthread_create(&thread, NULL, task, &tx);
+	pthread_create(&thread, NULL, async_task, &tx);
 
 	/* The event loop: wait for readiness, then receive without blocking. */
 	for (;;) {
