@@ -1,0 +1,3 @@
+module mpsc
+
+go 1.19
