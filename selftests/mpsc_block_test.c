@@ -7,35 +7,14 @@
 
 #include "mpsc_test.h"
 
-struct reader {
-	pthread_t thread;
-	pid_t tid;
-	int fd;
-	ssize_t ret;
-	char buf[64];
-	int started;
-};
-
-static void *reader_fn(void *arg)
-{
-	struct reader *r = arg;
-
-	r->tid = gettid_();
-	store(&r->started, 1);
-	r->ret = recv_msg(r->fd, r->buf, sizeof(r->buf));
-	return NULL;
-}
-
-/* Start a reader thread and wait until it sleeps in mpsc. */
-static bool start_reader(struct reader *r, int fd)
+/* A reader thread, asleep in mpsc once this returns true. */
+static bool start_reader(struct op *r, int fd)
 {
 	memset(r, 0, sizeof(*r));
+	r->kind = OP_READ;
 	r->fd = fd;
-	if (pthread_create(&r->thread, NULL, reader_fn, r))
-		return false;
-	while (!load(&r->started))
-		sleep_ms(1);
-	return wait_asleep_in_mpsc(getpid(), r->tid);
+	r->len = sizeof(r->data);
+	return op_start(r);
 }
 
 FIXTURE(blk) {
@@ -79,13 +58,13 @@ TEST(open_nonblock_eagain)
 /* A reader asleep on an empty channel wakes up with the message. */
 TEST_F(blk, reader_woken_by_message)
 {
-	struct reader r;
+	struct op r;
 
 	ASSERT_TRUE(start_reader(&r, self->rx));
 	ASSERT_EQ(4, send_str(self->tx, "ping"));
 	pthread_join(r.thread, NULL);
 	ASSERT_EQ(4, r.ret);
-	EXPECT_EQ(0, memcmp(r.buf, "ping", 4));
+	EXPECT_EQ(0, memcmp(r.data, "ping", 4));
 }
 
 /* The same across processes: a child asleep in read(), woken by a send. */
@@ -112,7 +91,7 @@ TEST_F(blk, reader_process_woken_by_message)
 /* A signal without SA_RESTART interrupts the sleeper: EINTR, nothing lost. */
 TEST_F(blk, signal_interrupts_reader_eintr)
 {
-	struct reader r;
+	struct op r;
 	char buf[16];
 
 	catch_signal(SIGUSR1, false);
@@ -136,7 +115,7 @@ TEST_F(blk, signal_with_sa_restart_restarts)
 {
 	struct sigaction sa = { .sa_handler = count_handler,
 				.sa_flags = SA_RESTART };
-	struct reader r;
+	struct op r;
 
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
@@ -212,7 +191,7 @@ TEST_F(blk, messages_drained_before_eof)
 /* Every sleeping reader wakes to end-of-file when the last sender goes. */
 TEST_F(blk, eof_wakes_every_reader)
 {
-	struct reader r[4];
+	struct op r[4];
 	int i;
 
 	for (i = 0; i < 4; i++)
@@ -230,7 +209,7 @@ TEST_F(blk, eof_wakes_every_reader)
 /* A sender process exiting is the last close: the reader sees EOF. */
 TEST_F(blk, last_close_by_exit_wakes_reader)
 {
-	struct reader r;
+	struct op r;
 	int status, go[2];
 	pid_t pid;
 	char c;
@@ -300,38 +279,15 @@ static int fill(int fd, size_t len)
 	return n;
 }
 
-struct writer {
-	pthread_t thread;
-	pid_t tid;
-	int fd;
-	size_t len;
-	ssize_t ret;
-	int started;
-};
-
-static void *writer_fn(void *arg)
-{
-	struct writer *w = arg;
-	char *buf = malloc(w->len);
-
-	memset(buf, 'w', w->len);
-	w->tid = gettid_();
-	store(&w->started, 1);
-	w->ret = send_msg(w->fd, buf, w->len);
-	free(buf);
-	return NULL;
-}
-
-static bool start_writer(struct writer *w, int fd, size_t len)
+/* A writer thread of @len bytes of 'w', asleep in mpsc on success. */
+static bool start_writer(struct op *w, int fd, size_t len)
 {
 	memset(w, 0, sizeof(*w));
+	w->kind = OP_WRITE;
 	w->fd = fd;
 	w->len = len;
-	if (pthread_create(&w->thread, NULL, writer_fn, w))
-		return false;
-	while (!load(&w->started))
-		sleep_ms(1);
-	return wait_asleep_in_mpsc(getpid(), w->tid);
+	memset(w->data, 'w', len);
+	return op_start(w);
 }
 
 /* A full channel: O_NONBLOCK writes are EAGAIN, nothing queued. */
@@ -353,7 +309,7 @@ TEST_F(blk, full_channel_nonblock_eagain)
 TEST_F(blk, writer_sleeps_until_room)
 {
 	struct mpsc_info info;
-	struct writer w;
+	struct op w;
 	char *buf;
 	int n, i;
 
@@ -377,7 +333,7 @@ TEST_F(blk, writer_sleeps_until_room)
 TEST_F(blk, writer_signal_queues_nothing)
 {
 	struct mpsc_info info, after;
-	struct writer w;
+	struct op w;
 	int n;
 
 	catch_signal(SIGUSR1, false);

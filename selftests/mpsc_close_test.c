@@ -139,34 +139,17 @@ TEST_F(cls, clone_after_close_cannot_send)
 	close(c);
 }
 
-static long long fdinfo_closed(int fd)
-{
-	char path[64], line[128];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -2;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "mpsc-closed:", 12))
-			v = atoll(line + 12);
-	fclose(f);
-	return v;
-}
-
 TEST_F(cls, state_reported)
 {
 	struct mpsc_info info;
 
-	EXPECT_EQ(0, fdinfo_closed(self->tx));
+	EXPECT_EQ(0, fdinfo_value(self->tx, "mpsc-closed"));
 	ASSERT_EQ(0, mpsc_close_rx(self->rx));
 	ASSERT_EQ(0, mpsc_get_info(self->tx, &info));
 	EXPECT_EQ(MPSC_STATE_CLOSED,
 		  info.state & (MPSC_STATE_CLOSED | MPSC_STATE_RECEIVER));
-	EXPECT_EQ(1, fdinfo_closed(self->tx));
-	EXPECT_EQ(1, fdinfo_closed(self->rx));
+	EXPECT_EQ(1, fdinfo_value(self->tx, "mpsc-closed"));
+	EXPECT_EQ(1, fdinfo_value(self->rx, "mpsc-closed"));
 }
 
 TEST_F(cls, poll_after_close)

@@ -23,27 +23,15 @@
 static int fail_nth_fd = -1;
 static pid_t fail_nth_pid;
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Let every allocation, sleeping or not, be made to fail. */
 static bool setup_fault_injection(void)
 {
-	if (write_str(DBG "failslab/ignore-gfp-wait", "N") ||
-	    write_str(DBG "failslab/verbose", "0") ||
-	    write_str(DBG "fail_page_alloc/ignore-gfp-wait", "N") ||
-	    write_str(DBG "fail_page_alloc/ignore-gfp-highmem", "N") ||
-	    write_str(DBG "fail_page_alloc/min-order", "0") ||
-	    write_str(DBG "fail_page_alloc/verbose", "0"))
+	if (write_file(DBG "failslab/ignore-gfp-wait", "N") ||
+	    write_file(DBG "failslab/verbose", "0") ||
+	    write_file(DBG "fail_page_alloc/ignore-gfp-wait", "N") ||
+	    write_file(DBG "fail_page_alloc/ignore-gfp-highmem", "N") ||
+	    write_file(DBG "fail_page_alloc/min-order", "0") ||
+	    write_file(DBG "fail_page_alloc/verbose", "0"))
 		return false;
 	return access("/proc/thread-self/fail-nth", W_OK) == 0;
 }

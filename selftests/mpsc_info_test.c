@@ -33,16 +33,9 @@ static long long read_param(const char *name)
 static int write_param(const char *name, const char *val)
 {
 	char path[128];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_file(path, val);
 }
 
 FIXTURE(inf) {
@@ -181,25 +174,6 @@ TEST_F(inf, info_bad_pointer_efault)
 	EXPECT_EQ(-1, ioctl(self->rx, MPSC_IOC_INFO, ro));
 	EXPECT_EQ(EFAULT, errno);
 	munmap(ro, 4096);
-}
-
-/* Read /proc/self/fdinfo/<fd> and return the value of "key:". */
-static long long fdinfo_value(int fd, const char *key)
-{
-	char path[64], line[256];
-	long long v = -1;
-	size_t klen = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -2;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtoll(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
 }
 
 /* fdinfo shows what MPSC_IOC_INFO shows. */
@@ -363,18 +337,6 @@ static long long cg_stat(const char *cg, const char *key)
 	return v;
 }
 
-static int cg_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 TEST(memcg_charges_writer)
 {
 	char cg[128], procs[160], pidbuf[16];
@@ -386,7 +348,7 @@ TEST(memcg_charges_writer)
 
 	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
 		SKIP(return, "no writable cgroup2 at " CG_ROOT);
-	ASSERT_EQ(0, cg_write(CG_ROOT "/cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, write_file(CG_ROOT "/cgroup.subtree_control", "+memory"));
 	snprintf(cg, sizeof(cg), CG_ROOT "/mpsc-test-%d", getpid());
 	ASSERT_EQ(0, mkdir(cg, 0755));
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
@@ -399,7 +361,7 @@ TEST(memcg_charges_writer)
 	if (pid == 0) {
 		/* The writer joins the cgroup; the receiver stays outside. */
 		snprintf(pidbuf, sizeof(pidbuf), "%d", getpid());
-		if (cg_write(procs, pidbuf))
+		if (write_file(procs, pidbuf))
 			_exit(2);
 		buf = calloc(1, len);
 		for (i = 0; i < 12; i++)

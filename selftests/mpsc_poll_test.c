@@ -161,30 +161,13 @@ static void *epoll_waiter(void *arg)
 /* Wait until the thread sleeps in epoll_wait. */
 static bool start_waiter(struct waiter *w, int ep)
 {
-	char path[64], buf[64];
-	int i;
-
 	memset(w, 0, sizeof(*w));
 	w->ep = ep;
 	if (pthread_create(&w->thread, NULL, epoll_waiter, w))
 		return false;
 	while (!load(&w->started))
 		sleep_ms(1);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", w->tid);
-	for (i = 0; i < 5000; i++) {
-		int fd = open(path, O_RDONLY);
-		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-		if (fd >= 0)
-			close(fd);
-		if (n > 0) {
-			buf[n] = '\0';
-			if (strstr(buf, "ep_poll") || strstr(buf, "epoll"))
-				return true;
-		}
-		sleep_ms(1);
-	}
-	return false;
+	return wait_asleep_in(getpid(), w->tid, "poll");	/* ep_poll, do_epoll_wait */
 }
 
 static int epoll_for(int fd, unsigned int events)

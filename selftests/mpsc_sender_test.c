@@ -357,33 +357,15 @@ TEST_F(snd, receiver_gone_frees_queue)
 	close(tx);
 }
 
-struct blocked_writer {
-	pthread_t thread;
-	pid_t tid;
-	int fd;
-	ssize_t ret;
-	int started;
-};
-
-static void *blocked_writer_fn(void *arg)
-{
-	struct blocked_writer *w = arg;
-
-	w->tid = gettid_();
-	store(&w->started, 1);
-	w->ret = send_str(w->fd, "late");
-	return NULL;
-}
-
-static bool start_blocked_writer(struct blocked_writer *w, int fd)
+/* A writer of "late", asleep in mpsc once this returns true. */
+static bool start_blocked_writer(struct op *w, int fd)
 {
 	memset(w, 0, sizeof(*w));
+	w->kind = OP_WRITE;
 	w->fd = fd;
-	if (pthread_create(&w->thread, NULL, blocked_writer_fn, w))
-		return false;
-	while (!load(&w->started))
-		sleep_ms(1);
-	return wait_asleep_in_mpsc(getpid(), w->tid);
+	w->buf = "late";
+	w->len = 4;
+	return op_start(w);
 }
 
 static void fill_channel(int fd)
@@ -404,7 +386,7 @@ static void fill_channel(int fd)
 /* A writer asleep on a full channel fails with EPIPE when the receiver goes. */
 TEST_F(snd, receiver_gone_wakes_writer_epipe)
 {
-	struct blocked_writer w;
+	struct op w;
 	int tx = mpsc_clone(self->rx, 0);
 
 	ASSERT_LE(0, tx);
@@ -420,7 +402,7 @@ TEST_F(snd, receiver_gone_wakes_writer_epipe)
 /* Disconnecting a handle fails the writes asleep on it, and only those. */
 TEST_F(snd, disconnect_wakes_its_writers_only)
 {
-	struct blocked_writer a, b;
+	struct op a, b;
 	struct mpsc_info info;
 	int ta = mpsc_clone(self->rx, 0), tb = mpsc_clone(self->rx, 0);
 	char *buf;

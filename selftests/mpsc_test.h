@@ -138,11 +138,11 @@ static inline pid_t gettid_(void)
 }
 
 /*
- * Wait until task @tid sleeps inside mpsc (its wchan names an mpsc
- * function), so a test acts on a reader or writer that is really asleep.
- * Returns false after about five seconds.
+ * Wait until task @tid sleeps in a function whose name contains @where
+ * (its wchan), so a test acts on a reader or writer that is really
+ * asleep.  Returns false after about five seconds.
  */
-static inline bool wait_asleep_in_mpsc(pid_t pid, pid_t tid)
+static inline bool wait_asleep_in(pid_t pid, pid_t tid, const char *where)
 {
 	char path[64], buf[128];
 	int i;
@@ -156,12 +156,52 @@ static inline bool wait_asleep_in_mpsc(pid_t pid, pid_t tid)
 			close(fd);
 		if (n > 0) {
 			buf[n] = '\0';
-			if (strstr(buf, "mpsc_"))
+			if (strstr(buf, where))
 				return true;
 		}
 		sleep_ms(1);
 	}
 	return false;
+}
+
+static inline bool wait_asleep_in_mpsc(pid_t pid, pid_t tid)
+{
+	return wait_asleep_in(pid, tid, "mpsc_");
+}
+
+/* Write @val to the file at @path: 0, or -errno. */
+static inline int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The value of "@key:" in /proc/self/fdinfo/@fd: -1 without it, -2 when
+ * the file cannot be read.
+ */
+static inline long long fdinfo_value(int fd, const char *key)
+{
+	char path[64], line[256];
+	long long v = -1;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -2;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':')
+			v = strtoll(line + klen + 1, NULL, 10);
+	fclose(f);
+	return v;
 }
 
 /* A blocking call run in a thread, to be woken by the test. */
@@ -170,7 +210,7 @@ enum { OP_WRITE, OP_READ, OP_SEND, OP_RECV };
 struct op {
 	int kind;
 	int fd;
-	void *buf;
+	void *buf;		/* NULL: use data */
 	size_t len;
 	__u64 timeout_ns;	/* OP_SEND, OP_RECV */
 	struct mpsc_xfer x;
@@ -178,24 +218,26 @@ struct op {
 	pid_t tid;
 	int started;
 	ssize_t ret;
+	char data[256];
 };
 
 static void *op_thread(void *arg)
 {
 	struct op *o = arg;
 	unsigned long cmd = o->kind == OP_SEND ? MPSC_IOC_SEND : MPSC_IOC_RECV;
+	void *buf = o->buf ? o->buf : o->data;
 
 	o->tid = gettid_();
 	store(&o->started, 1);
 	switch (o->kind) {
 	case OP_WRITE:
-		o->ret = send_msg(o->fd, o->buf, o->len);
+		o->ret = send_msg(o->fd, buf, o->len);
 		break;
 	case OP_READ:
-		o->ret = recv_msg(o->fd, o->buf, o->len);
+		o->ret = recv_msg(o->fd, buf, o->len);
 		break;
 	default:
-		o->x.buf = (uintptr_t)o->buf;
+		o->x.buf = (uintptr_t)buf;
 		o->x.len = o->len;
 		o->x.timeout_ns = o->timeout_ns;
 		o->ret = ioctl(o->fd, cmd, &o->x);
