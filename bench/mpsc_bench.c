@@ -8,8 +8,15 @@
  *            bytes each, one message per syscall: messages per second
  *   pingpong two threads, a request and a reply each round: round trips
  *            per second
+ *   refused  one thread, a full transport and a non-blocking writer:
+ *            nanoseconds per send refused with EAGAIN, at 1 B and at
+ *            64 KiB, and their ratio.  A refusal that checks for room
+ *            first costs the same at any size (ratio about 1); one that
+ *            allocates and copies the message first grows with it.
  *
  *   mpsc_bench [-n MESSAGES] [-r ROUNDS]
+ *
+ * The refused workload makes MESSAGES / 20 sends of each size.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -223,6 +230,66 @@ static double pingpong(enum peer peer, long rounds)
 	return i == rounds ? rounds / t0 : -1;
 }
 
+/*
+ * Make @l's writer non-blocking and fill @l until a 1-byte send is
+ * refused.  An mpsc channel is first bounded to one message
+ * (MPSC_IOC_SET_CAPACITY), so one message fills it; a POSIX mqueue takes
+ * its limit of messages; a pipe or a socketpair takes what it buffers.
+ */
+static int link_fill(struct link *l)
+{
+	long i;
+
+	if (l->kind == MQUEUE) {
+		struct mq_attr attr = { .mq_flags = O_NONBLOCK };
+
+		if (mq_setattr(l->wfd, &attr, NULL))
+			return -1;
+	} else if (fcntl(l->wfd, F_SETFL,
+			 fcntl(l->wfd, F_GETFL) | O_NONBLOCK)) {
+		return -1;
+	}
+	if (l->kind == MPSC) {
+		struct mpsc_capacity_args args = { .capacity = 1 };
+
+		if (ioctl(l->rfd, MPSC_IOC_SET_CAPACITY, &args))
+			return -1;
+	}
+	for (i = 0; i < (1L << 22); i++)
+		if (link_send(l, "f", 1))
+			return errno == EAGAIN ? 0 : -1;
+	return -1;
+}
+
+/* Nanoseconds per send of @size bytes refused by a full @peer. */
+static double refused(enum peer peer, size_t size, long n)
+{
+	char *buf = calloc(1, size);
+	double t0, ns = -1;
+	struct link l;
+	long i;
+
+	if (!buf)
+		return -1;
+	if (link_open(&l, peer, size))
+		goto out_free;
+	if (link_fill(&l))
+		goto out_close;
+	t0 = now();
+	for (i = 0; i < n; i++)
+		if (!link_send(&l, buf, size) || errno != EAGAIN)
+			break;
+	t0 = now() - t0;
+	if (i == n)
+		ns = t0 * 1e9 / n;
+out_close:
+	link_close_writer(&l);
+	link_close(&l);
+out_free:
+	free(buf);
+	return ns;
+}
+
 static void row(const char *what, double v[NPEERS])
 {
 	int i;
@@ -234,10 +301,25 @@ static void row(const char *what, double v[NPEERS])
 	       v[MPSC] / v[PIPE], v[MPSC] / v[SEQPACKET], v[MPSC] / v[MQUEUE]);
 }
 
+/* A row of costs (lower is better), @prec decimals; "-" for a failure. */
+static void ns_row(const char *what, double v[NPEERS], int prec)
+{
+	int i;
+
+	printf("%-22s", what);
+	for (i = 0; i < NPEERS; i++) {
+		if (v[i] < 0)
+			printf(" %11s", "-");
+		else
+			printf(" %11.*f", prec, v[i]);
+	}
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	long n = 200000, rounds = 50000;
-	double v[NPEERS];
+	double v[NPEERS], small[NPEERS], big[NPEERS];
 	int i, c;
 
 	while ((c = getopt(argc, argv, "n:r:")) != -1) {
@@ -265,5 +347,21 @@ int main(int argc, char **argv)
 	for (i = 0; i < NPEERS; i++)
 		v[i] = pingpong(i, rounds);
 	row("ping-pong, 64 B", v);
+
+	printf("\n%-22s", "ns per refused send");
+	for (i = 0; i < NPEERS; i++)
+		printf(" %11s", peer_name[i]);
+	printf("\n");
+	for (i = 0; i < NPEERS; i++) {
+		small[i] = refused(i, 1, n / 20);
+		big[i] = refused(i, 65536, n / 20);
+	}
+	ns_row("refused send, 1 B", small, 0);
+	ns_row("refused send, 64 KiB", big, 0);
+	for (i = 0; i < NPEERS; i++)
+		v[i] = small[i] > 0 && big[i] > 0 ? big[i] / small[i] : -1;
+	ns_row("64 KiB / 1 B", v, 2);
+	printf("mpsc refused send: %.0f ns at 1 B, %.0f ns at 64 KiB, x%.2f\n",
+	       small[MPSC], big[MPSC], v[MPSC]);
 	return 0;
 }
