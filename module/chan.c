@@ -1,14 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The channel state machine: the message queue, sender roles, the receiver,
- * and who sleeps and wakes when.  mpsc.h says what chan->lock protects.
+ * and who sleeps and wakes when.  mpsc_internal.h says what chan->lock
+ * protects.
  *
  * Capacity: an unbounded channel is limited by bytes only; a bounded one
- * (capacity N) also by N queued messages.  A rendezvous channel (capacity
- * 0) queues each message together with its writer, who sleeps until a
- * reader takes it; the take and a writer's withdrawal (on a signal, a
- * deadline, or the receiver closing) both happen under chan->lock, so a
- * message is either delivered or withdrawn, never both and never neither.
+ * (capacity N) also by N held messages.  Every send first reserves its
+ * room (and its owner's per-user charge) under the lock, and only then
+ * allocates and copies its message in: a refused send costs the same at
+ * any size, and a writer asleep for room holds no message memory.
+ *
+ * Exactly once: a receive takes the head message under the lock, copies it
+ * out without the lock, and then commits it under the lock, or puts it
+ * back at the head when the copy faulted.  Until the commit, the message
+ * still counts in nr_msgs, so the limits stay exact and no other reader
+ * sees end of file while it can still come back.
+ *
+ * Rendezvous (capacity 0): a send is an offer.  Its message is queued
+ * together with its writer (msg->sender, on chan->offers), and the send
+ * succeeds only when a reader has copied the message out and committed
+ * it.  Until then the message is the writer's: a reader whose buffer is
+ * too small, or whose copy faults, leaves it to the writer, who keeps
+ * waiting.  A writer that gives up (a signal, its deadline, the receiver
+ * closed or gone) withdraws its offer under the lock; if a reader is
+ * copying it out at that moment, the reader finds it orphaned at commit
+ * time, frees it and does not deliver it.  So each offer is delivered or
+ * withdrawn, never both and never neither.
+ *
+ * Three kinds of writer make offers:
+ *   blocking   sleeps until its offer is committed or withdrawn.
+ *   one-shot   a non-blocking send (O_NONBLOCK, a timeout of 0) offers
+ *              only to a reader already asleep in read() with nothing on
+ *              its way to it, then waits for that one reader's verdict:
+ *              if the reader cannot take it (buffer too small, fault), or
+ *              a signal comes first, the offer is withdrawn and the send
+ *              fails with EAGAIN.
+ *   async      an asynchronous kiocb (io_uring, aio) on a file without
+ *              O_NONBLOCK is queued with its offer and completed when the
+ *              offer is committed (its length), or withdrawn by the
+ *              receiver closing or going away (EPIPE).
  *
  * Wake-ups of wait queues (readers, pollers) are decided under chan->lock
  * and issued after it is dropped.  The decision may look at
@@ -17,10 +47,14 @@
  * chan->lock: a reader calls prepare_to_wait_exclusive() with the lock
  * held, a poller calls poll_wait() and then takes the lock.  So a waker
  * that holds the lock either sees the waiter on the queue, or the waiter
- * has yet to take the lock and will see the new state itself.
+ * has yet to take the lock and will see the new state itself.  Writers
+ * are woken with wake_up_process() under the lock: they set their task
+ * state before dropping it (mpsc_sleep()), so no wake-up is lost.
  */
 
 #include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/hrtimer.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -31,26 +65,36 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "mpsc.h"
+#include "mpsc_internal.h"
+
+/* mpsc_tx_waiter.status while its offer waits for a reader. */
+#define MPSC_OFFERED	1
 
 /*
- * A writer that sleeps: on the writer's stack, for the length of one send.
- * While it waits for room it sits on chan->tx_waiters; on a rendezvous
- * channel it then waits for a reader to take its message, which points
- * back to it with msg->sender.  Every field is under chan->lock.
+ * A writer that waits: on the writer's stack for a blocking or one-shot
+ * send, allocated for an async one.  While it waits for room it sits on
+ * chan->tx_waiters; on a rendezvous channel it then sits on chan->offers
+ * until its message is committed or withdrawn.  Every field but the
+ * constant ones is under chan->lock.
  */
 struct mpsc_tx_waiter {
 	struct list_head node;
-	struct task_struct *task;
+	struct task_struct *task;	/* NULL for an async writer */
+	struct kiocb *iocb;		/* an async writer's request */
 	struct mpsc_handle *h;
+	struct mpsc_msg *msg;		/* the offer; NULL once not ours */
 	size_t len;
-	bool taken;
+	int status;			/* MPSC_OFFERED, 0 taken, or -errno */
+	bool once;			/* one-shot: one reader, one try */
 };
 
 /* Wake-ups to issue once chan->lock is dropped. */
 #define MPSC_WAKE_RX		BIT(0)	/* one reader and the receiver's pollers */
 #define MPSC_WAKE_RX_ALL	BIT(1)	/* every reader: end of file */
 #define MPSC_WAKE_TX		BIT(2)	/* sender pollers: room, or an error */
+
+/* Messages freed between two cond_resched() calls when a queue is purged. */
+#define MPSC_PURGE_BATCH	64
 
 static atomic64_t mpsc_last_id = ATOMIC64_INIT(0);
 
@@ -88,11 +132,24 @@ void mpsc_chan_exit(void)
 }
 
 /*
- * A message of @len bytes, charged to the caller's memory cgroup.  Small
- * payloads live inline.  One that would push the allocation past a page
- * gets a buffer of exactly @len bytes: a 64 KiB message then costs
- * 64 KiB, not the 128 KiB of the next allocation size up.
+ * What a message of @len bytes really holds, as mpsc_msg_alloc() gets it
+ * from kmalloc: the header and a small payload in one object rounded up to
+ * its slab size; a larger payload in a buffer of its own, which kvmalloc
+ * takes from kmalloc when it can, rounded up to a power-of-two number of
+ * pages (a 64 KiB + 1 byte payload holds 128 KiB), or else from vmalloc,
+ * whole pages, which is less.  This is what the per-user ceiling counts.
  */
+static size_t mpsc_msg_cost(size_t len)
+{
+	size_t size = struct_size((struct mpsc_msg *)NULL, inline_data, len);
+
+	if (size <= PAGE_SIZE)
+		return kmalloc_size_roundup(size);
+	return kmalloc_size_roundup(sizeof(struct mpsc_msg)) +
+	       kmalloc_size_roundup(len);
+}
+
+/* A message of @len bytes, charged to the caller's memory cgroup. */
 static struct mpsc_msg *mpsc_msg_alloc(size_t len)
 {
 	struct mpsc_msg *msg;
@@ -115,6 +172,8 @@ static struct mpsc_msg *mpsc_msg_alloc(size_t len)
 	}
 	msg->len = len;
 	msg->sender = NULL;
+	msg->busy = false;
+	msg->orphan = false;
 	INIT_LIST_HEAD(&msg->node);
 	return msg;
 }
@@ -132,18 +191,21 @@ static void mpsc_chan_free(struct kref *ref)
 {
 	struct mpsc_chan *chan = container_of(ref, struct mpsc_chan, ref);
 
-	/* The receiver's release emptied the queue; sleepers hold files. */
+	/* The receiver's release emptied the queue; waiters hold files. */
 	WARN_ON_ONCE(!list_empty(&chan->msgs));
 	WARN_ON_ONCE(!list_empty(&chan->tx_waiters));
+	WARN_ON_ONCE(!list_empty(&chan->offers));
+	WARN_ON_ONCE(chan->nr_msgs || chan->mem || chan->resv_msgs);
+	mpsc_user_put(chan->user);
 	kmem_cache_free(mpsc_chan_cachep, chan);
 }
 
 /**
  * mpsc_chan_create() - create a channel and its receiver handle
  *
- * The receiver also holds the channel's first sender role, as
- * `let (tx, rx) = channel()` in one handle.  The limits are sampled from
- * the module parameters now and stay fixed for the channel's life.
+ * The receiver also holds the channel's first sender role.  The limits
+ * are sampled from the sysctls now and stay fixed for the channel's life;
+ * its queued memory is charged to the calling task's real user.
  *
  * Return: the receiver's handle, or ERR_PTR(-ENOMEM).
  */
@@ -156,14 +218,16 @@ struct mpsc_handle *mpsc_chan_create(void)
 	if (!chan)
 		return ERR_PTR(-ENOMEM);
 	h = kmem_cache_zalloc(mpsc_handle_cachep, GFP_KERNEL);
-	if (!h) {
-		kmem_cache_free(mpsc_chan_cachep, chan);
-		return ERR_PTR(-ENOMEM);
-	}
+	if (!h)
+		goto out_free_chan;
+	chan->user = mpsc_user_get();
+	if (!chan->user)
+		goto out_free_handle;
 
 	spin_lock_init(&chan->lock);
 	INIT_LIST_HEAD(&chan->msgs);
 	INIT_LIST_HEAD(&chan->tx_waiters);
+	INIT_LIST_HEAD(&chan->offers);
 	chan->senders = 1;
 	chan->rx_open = true;
 	chan->capacity = MPSC_CAPACITY_UNBOUNDED;
@@ -171,6 +235,7 @@ struct mpsc_handle *mpsc_chan_create(void)
 	chan->max_bytes = READ_ONCE(mpsc_max_queue_bytes);
 	chan->max_msg = min_t(size_t, READ_ONCE(mpsc_max_msg_size),
 			      chan->max_bytes);
+	chan->exempt = capable(CAP_SYS_RESOURCE);
 	init_waitqueue_head(&chan->rx_wait);
 	init_waitqueue_head(&chan->tx_poll);
 	kref_init(&chan->ref);
@@ -179,6 +244,12 @@ struct mpsc_handle *mpsc_chan_create(void)
 	h->rx = true;
 	h->tx = true;
 	return h;
+
+out_free_handle:
+	kmem_cache_free(mpsc_handle_cachep, h);
+out_free_chan:
+	kmem_cache_free(mpsc_chan_cachep, chan);
+	return ERR_PTR(-ENOMEM);
 }
 
 /**
@@ -250,28 +321,33 @@ static bool mpsc_sleep(struct mpsc_chan *chan, unsigned int wake,
 	return expired;
 }
 
-/* Could a message of @len bytes be queued now, ignoring the FIFO? */
+/* Could a message of @len bytes be reserved now, ignoring the FIFO? */
 static bool mpsc_room(const struct mpsc_chan *chan, size_t len)
 {
 	lockdep_assert_held(&chan->lock);
-	/* len <= max_msg <= max_bytes, so the subtraction cannot wrap. */
-	if (chan->nr_bytes > chan->max_bytes - len)
+	/* len <= max_msg <= max_bytes, and so is what is held. */
+	if (chan->nr_bytes + chan->resv_bytes > chan->max_bytes - len)
 		return false;
 	/*
 	 * A rendezvous channel counts bytes only: each of its messages has
-	 * a writer asleep until it is taken.
+	 * a writer waiting until it is taken.
 	 */
-	return !chan->capacity || chan->nr_msgs < chan->capacity;
+	return !chan->capacity ||
+	       chan->nr_msgs + chan->resv_msgs < chan->capacity;
 }
 
-/* Rendezvous: is a reader asleep with no message yet on its way to it? */
+/*
+ * Rendezvous: is a reader asleep in read() with no message on its way to
+ * it?  Held and reserved messages all count against the idle readers, so
+ * a one-shot send never waits for a reader that is busy elsewhere.
+ */
 static bool mpsc_rx_free(const struct mpsc_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
-	return chan->rx_idle > chan->nr_msgs;
+	return chan->rx_idle > chan->nr_msgs + chan->resv_msgs;
 }
 
-/* Would a write of any valid size succeed without sleeping? */
+/* Would a write of any valid size succeed without sleeping for room? */
 static bool mpsc_tx_ready(const struct mpsc_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
@@ -291,11 +367,15 @@ static int mpsc_tx_error(const struct mpsc_handle *h)
 	return 0;
 }
 
-/* Nothing is queued and nothing more can be: end of file. */
+/*
+ * Nothing is held and nothing more can be: end of file.  A message being
+ * copied out still counts, since a fault puts it back; a reservation does
+ * not, since it can no longer be queued.
+ */
 static bool mpsc_eof(const struct mpsc_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
-	return list_empty(&chan->msgs) && (!chan->senders || chan->closed);
+	return !chan->nr_msgs && (!chan->senders || chan->closed);
 }
 
 /*
@@ -323,32 +403,136 @@ static unsigned int mpsc_tx_room_wake(struct mpsc_chan *chan)
 	return 0;
 }
 
-/* Queue @msg at the tail.  Return: the wake-ups it calls for. */
+/*
+ * Room was given back (a message committed or withdrawn, a reservation
+ * dropped): pass it to the next writer, tell pollers, and wake every
+ * reader if that was the last thing standing between them and end of
+ * file.  Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_room_freed(struct mpsc_chan *chan)
+{
+	unsigned int wake = mpsc_tx_room_wake(chan);
+
+	mpsc_tx_kick(chan);
+	if (mpsc_eof(chan) && mpsc_waiting(chan, &chan->rx_wait))
+		wake |= MPSC_WAKE_RX_ALL;
+	return wake;
+}
+
+/*
+ * Reserve room for @len bytes and charge its memory to the channel's
+ * user.  Return: 0, or -EDQUOT with nothing reserved.
+ */
+static int mpsc_reserve(struct mpsc_chan *chan, size_t len)
+{
+	int ret;
+
+	lockdep_assert_held(&chan->lock);
+	ret = mpsc_user_charge(chan->user, mpsc_msg_cost(len), chan->exempt);
+	if (ret)
+		return ret;
+	chan->resv_msgs++;
+	chan->resv_bytes += len;
+	return 0;
+}
+
+/* Give back a reservation that will not be queued. */
+static unsigned int mpsc_unreserve(struct mpsc_chan *chan, size_t len)
+{
+	lockdep_assert_held(&chan->lock);
+	chan->resv_msgs--;
+	chan->resv_bytes -= len;
+	mpsc_user_uncharge(chan->user, mpsc_msg_cost(len));
+	return mpsc_room_freed(chan);
+}
+
+/*
+ * Queue @msg at the tail, turning its reservation into a held message.
+ * Return: the wake-ups it calls for.
+ */
 static unsigned int mpsc_enqueue(struct mpsc_chan *chan, struct mpsc_msg *msg)
 {
 	lockdep_assert_held(&chan->lock);
-	list_add_tail(&msg->node, &chan->msgs);
+	chan->resv_msgs--;
+	chan->resv_bytes -= msg->len;
 	chan->nr_msgs++;
 	chan->nr_bytes += msg->len;
-	/* A rendezvous send is counted when a reader takes it. */
+	chan->mem += mpsc_msg_cost(msg->len);
+	list_add_tail(&msg->node, &chan->msgs);
+	/* A rendezvous send is counted when a reader commits it. */
 	if (!msg->sender)
 		chan->sent++;
 	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
 }
 
-static void mpsc_unlink(struct mpsc_chan *chan, struct mpsc_msg *msg)
+/*
+ * @msg, no longer queued nor being copied out, stops counting.  Return:
+ * the wake-ups it calls for.
+ */
+static unsigned int mpsc_uncount(struct mpsc_chan *chan, struct mpsc_msg *msg)
 {
+	size_t cost = mpsc_msg_cost(msg->len);
+
 	lockdep_assert_held(&chan->lock);
-	list_del_init(&msg->node);
 	chan->nr_msgs--;
 	chan->nr_bytes -= msg->len;
+	chan->mem -= cost;
+	mpsc_user_uncharge(chan->user, cost);
+	return mpsc_room_freed(chan);
+}
+
+/*
+ * Withdraw the offer of writer @w: its send fails with @err.  The message
+ * leaves the queue; a blocking writer frees it itself, an async one is
+ * moved to @done for mpsc_complete() to finish.  If a reader is copying it
+ * out (only the writer itself withdraws such an offer), the message is
+ * orphaned: the reader frees it at commit time and does not deliver it.
+ * Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_withdraw(struct mpsc_chan *chan,
+				  struct mpsc_tx_waiter *w, int err,
+				  struct list_head *done)
+{
+	struct mpsc_msg *msg = w->msg;
+
+	lockdep_assert_held(&chan->lock);
+	list_del_init(&w->node);
+	msg->sender = NULL;
+	if (msg->busy) {
+		WARN_ON_ONCE(!w->task);
+		msg->orphan = true;
+		w->msg = NULL;
+	} else {
+		list_del_init(&msg->node);
+	}
+	w->status = err;
+	if (w->task)
+		wake_up_process(w->task);
+	else
+		list_add_tail(&w->node, done);
+	return mpsc_uncount(chan, msg);
+}
+
+/*
+ * Finish the async writers on @done, with chan->lock dropped: free what
+ * they still own and complete their requests with their status.
+ */
+static void mpsc_complete(struct list_head *done)
+{
+	struct mpsc_tx_waiter *w, *next;
+
+	list_for_each_entry_safe(w, next, done, node) {
+		mpsc_msg_free(w->msg);
+		w->iocb->ki_complete(w->iocb, w->status);
+		kfree(w);
+	}
 }
 
 /*
  * Sleep in the writers' FIFO until @w is its head and its message fits,
  * or the send must fail.  Returns 0 with @w off the FIFO and room for the
- * caller to queue its message, or a negative errno (the next writer has
- * then been given its chance).
+ * caller to reserve, or a negative errno (the next writer has then been
+ * given its chance).
  */
 static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 			ktime_t *expires)
@@ -382,33 +566,59 @@ static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 }
 
 /*
- * Rendezvous: queue @msg on behalf of @w and sleep until a reader takes
- * it.  A writer that must give up (a signal, its deadline, the receiver
- * closed or gone) withdraws the message here, under the lock, before the
- * reader can take it.  Returns 0 when it was taken (the reader owns @msg
- * then), or a negative errno with @msg withdrawn (the caller frees it).
- * *@wake collects the wake-ups still to issue.
+ * Admit a send of @w->len bytes: wait for room unless @nowait, then
+ * reserve it.  A one-shot rendezvous send also needs an idle reader.
+ * Return: 0 with room reserved, or a negative errno with nothing.
  */
-static int mpsc_handoff(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
-			struct mpsc_msg *msg, ktime_t *expires,
-			unsigned int *wake)
+static int mpsc_admit(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
+		      ktime_t *expires, bool nowait, bool *waited)
+	__must_hold(&chan->lock)
+{
+	int ret;
+
+	ret = mpsc_tx_error(w->h);
+	if (ret)
+		return ret;
+	if (nowait) {
+		/* Never overtake a sleeping writer: that keeps the FIFO fair. */
+		if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, w->len))
+			return -EAGAIN;
+		if (w->once && !mpsc_rx_free(chan))
+			return -EAGAIN;
+	} else if (!list_empty(&chan->tx_waiters) ||
+		   !mpsc_room(chan, w->len)) {
+		*waited = true;
+		ret = mpsc_tx_wait(chan, w, expires);
+		if (ret)
+			return ret;
+	}
+	ret = mpsc_reserve(chan, w->len);
+	/* What is left over is for the next writer in line. */
+	mpsc_tx_kick(chan);
+	return ret;
+}
+
+/*
+ * Rendezvous: wait until a reader commits the offer of @w, or withdraw it
+ * when the send must give up.  A one-shot writer's offer may also be
+ * bounced by the reader it was made to.  *@wake holds wake-ups still to
+ * issue.  Return: 0 once taken, or a negative errno once withdrawn.
+ */
+static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
+			   ktime_t *expires, unsigned int *wake)
 	__must_hold(&chan->lock)
 {
 	bool expired = false;
 	int ret;
 
-	w->taken = false;
-	msg->sender = w;
-	*wake |= mpsc_enqueue(chan, msg);
-	/* The next writer in line may rendezvous too. */
-	mpsc_tx_kick(chan);
 	for (;;) {
-		if (w->taken)
-			return 0;
+		if (w->status != MPSC_OFFERED)
+			return w->status;
 		if (!chan->rx_open || chan->closed)
 			ret = -EPIPE;
 		else if (signal_pending(current))
-			ret = -ERESTARTSYS;
+			/* A non-blocking send never reports EINTR. */
+			ret = w->once ? -EAGAIN : -ERESTARTSYS;
 		else if (expired)
 			ret = -ETIMEDOUT;
 		else
@@ -418,13 +628,7 @@ static int mpsc_handoff(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 		expired = mpsc_sleep(chan, *wake, expires);
 		*wake = 0;
 	}
-	/* Closing or releasing the receiver may have unlinked it already. */
-	msg->sender = NULL;
-	if (!list_empty(&msg->node)) {
-		mpsc_unlink(chan, msg);
-		mpsc_tx_kick(chan);
-		*wake |= mpsc_tx_room_wake(chan);
-	}
+	*wake |= mpsc_withdraw(chan, w, ret, NULL);
 	return ret;
 }
 
@@ -434,20 +638,25 @@ static int mpsc_handoff(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
  * @from: the whole message, 1 to max_msg bytes
  * @expires: absolute CLOCK_MONOTONIC deadline, or NULL for none
  * @nowait: fail with -EAGAIN rather than sleep
+ * @iocb: an asynchronous request that may be completed later, or NULL
  *
- * The message is copied in and charged to the caller's memory cgroup
- * before the lock is taken, then queued whole or not at all.  On a
- * rendezvous channel the call returns once a reader has taken it; without
- * sleeping that is possible only when a reader is already waiting.
+ * Room is reserved first, and charged to the channel's user; only then is
+ * the message allocated (charged to the caller's memory cgroup) and copied
+ * in, without the lock, and queued whole.  On a rendezvous channel the
+ * call returns once a reader has received the message: without sleeping
+ * that is possible only when a reader is already waiting in read(), and
+ * an asynchronous @iocb is queued with its message and completed later.
  *
- * Return: the message length; 0 for an empty @from, which queues nothing;
- * -EMSGSIZE, -EFAULT, -ENOMEM; -EPIPE when @h has no sender role or the
- * receiver is closed or gone; -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when
- * there was no room (or, on a rendezvous channel, no taker).  On every
- * error nothing was queued, or the message was withdrawn untaken.
+ * Return: the message length; -EIOCBQUEUED when @iocb was queued; 0 for an
+ * empty @from, which queues nothing; -EMSGSIZE, -EFAULT, -ENOMEM; -EDQUOT
+ * when the channel's user is over max_user_bytes; -EPIPE when @h has no
+ * sender role or the receiver is closed or gone; -EAGAIN, -ETIMEDOUT or
+ * -ERESTARTSYS when there was no room (or, on a rendezvous channel, no
+ * taker).  On every error nothing was queued, or the message was
+ * withdrawn untaken.
  */
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
-		  ktime_t *expires, bool nowait)
+		  ktime_t *expires, bool nowait, struct kiocb *iocb)
 {
 	struct mpsc_chan *chan = h->chan;
 	size_t len = iov_iter_count(from);
@@ -456,10 +665,13 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		.task = current,
 		.h = h,
 		.len = len,
+		.status = MPSC_OFFERED,
 	};
+	struct mpsc_tx_waiter *aw = NULL;
 	unsigned int wake = 0;
-	struct mpsc_msg *msg;
+	struct mpsc_msg *msg = NULL;
 	bool waited = false;
+	bool offer, async;
 	ssize_t ret;
 
 	if (!len)
@@ -467,59 +679,171 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	if (len > chan->max_msg)
 		return -EMSGSIZE;
 	/*
-	 * Unlocked early exit, so a dead sender does not allocate: these
+	 * Unlocked early exit, so a dead sender does not even lock: these
 	 * only ever change one way, and are checked again under the lock.
 	 */
 	if (!READ_ONCE(h->tx) || !READ_ONCE(chan->rx_open) ||
 	    READ_ONCE(chan->closed))
 		return -EPIPE;
 
-	msg = mpsc_msg_alloc(len);
-	if (!msg)
-		return -ENOMEM;
-	if (!copy_from_iter_full(msg->data, len, from)) {
-		ret = -EFAULT;
-		goto out_free_msg;
-	}
-
 	spin_lock(&chan->lock);
-	ret = mpsc_tx_error(h);
+	offer = !chan->capacity;
+	async = offer && iocb;
+	w.once = offer && nowait && !async;
+	ret = mpsc_admit(chan, &w, expires, nowait || async, &waited);
 	if (ret)
 		goto out_unlock;
-	if (nowait) {
-		/* Never overtake a sleeping writer: that keeps the FIFO fair. */
+	spin_unlock(&chan->lock);
+
+	msg = mpsc_msg_alloc(len);
+	if (async && msg) {
+		aw = kmalloc(sizeof(*aw), GFP_KERNEL_ACCOUNT);
+		if (!aw) {
+			mpsc_msg_free(msg);
+			msg = NULL;
+		}
+	}
+	if (!msg)
+		ret = -ENOMEM;
+	else if (!copy_from_iter_full(msg->data, len, from))
+		ret = -EFAULT;
+
+	spin_lock(&chan->lock);
+	if (!ret)
+		ret = mpsc_tx_error(h);
+	/* The reader it was meant for may have left meanwhile. */
+	if (!ret && w.once && chan->rx_idle < chan->nr_msgs + chan->resv_msgs)
 		ret = -EAGAIN;
-		if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, len))
-			goto out_unlock;
-		/* Rendezvous without sleeping: only to a reader that waits. */
-		if (!chan->capacity && !mpsc_rx_free(chan))
-			goto out_unlock;
-	} else if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, len)) {
-		waited = true;
-		ret = mpsc_tx_wait(chan, &w, expires);
-		if (ret)
-			goto out_unlock;
+	if (ret) {
+		wake |= mpsc_unreserve(chan, len);
+		goto out_unlock;
 	}
-	if (!chan->capacity && !nowait) {
-		ret = mpsc_handoff(chan, &w, msg, expires, &wake);
-		if (ret)
-			goto out_unlock;
-	} else {
+	if (!offer) {
 		wake |= mpsc_enqueue(chan, msg);
-		/* Room may be left over for the next writer in line. */
-		mpsc_tx_kick(chan);
+		msg = NULL;
+		ret = len;
+		goto out_unlock;
 	}
-	msg = NULL;
-	ret = len;
+	if (async) {
+		*aw = w;
+		aw->task = NULL;
+		aw->iocb = iocb;
+		aw->msg = msg;
+		msg->sender = aw;
+		list_add_tail(&aw->node, &chan->offers);
+		wake |= mpsc_enqueue(chan, msg);
+		/* From here on a reader may complete and free both. */
+		msg = NULL;
+		aw = NULL;
+		ret = -EIOCBQUEUED;
+		goto out_unlock;
+	}
+	w.msg = msg;
+	msg->sender = &w;
+	list_add_tail(&w.node, &chan->offers);
+	wake |= mpsc_enqueue(chan, msg);
+	/* A one-shot offer waits for its reader's verdict, not a deadline. */
+	ret = mpsc_offer_wait(chan, &w, w.once ? NULL : expires, &wake);
+	/* Taken: the reader freed it.  Orphaned: the reader will. */
+	msg = w.msg;
+	if (!ret)
+		ret = len;
 out_unlock:
 	/* An emptied FIFO can make the channel writable for pollers. */
 	if (waited)
 		wake |= mpsc_tx_room_wake(chan);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
-out_free_msg:
 	mpsc_msg_free(msg);
+	kfree(aw);
 	return ret;
+}
+
+/*
+ * Wait until a message is queued, or end of file, or the receive must
+ * fail.  Return: 0 with *@msgp the head message, or NULL at end of file;
+ * or a negative errno.
+ */
+static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_msg **msgp,
+			ktime_t *expires, bool nowait, bool *expired)
+	__must_hold(&chan->lock)
+{
+	DEFINE_WAIT(wait);
+	unsigned int wake;
+	int ret;
+
+	for (;;) {
+		*msgp = list_first_entry_or_null(&chan->msgs, struct mpsc_msg,
+						 node);
+		ret = 0;
+		if (*msgp || mpsc_eof(chan))
+			break;
+		ret = -EAGAIN;
+		if (nowait)
+			break;
+		ret = -ERESTARTSYS;
+		if (signal_pending(current))
+			break;
+		ret = -ETIMEDOUT;
+		if (*expired)
+			break;
+		prepare_to_wait_exclusive(&chan->rx_wait, &wait,
+					  TASK_INTERRUPTIBLE);
+		/* An idle reader makes a rendezvous channel writable. */
+		chan->rx_idle++;
+		wake = chan->capacity ? 0 : mpsc_tx_room_wake(chan);
+		*expired = mpsc_sleep(chan, wake, expires);
+		chan->rx_idle--;
+	}
+	finish_wait(&chan->rx_wait, &wait);
+	return ret;
+}
+
+/*
+ * Commit @msg, copied out whole: it leaves the channel, and a rendezvous
+ * writer's send completes (an async one through @done).  Return: the
+ * wake-ups it calls for.
+ */
+static unsigned int mpsc_commit(struct mpsc_chan *chan, struct mpsc_msg *msg,
+				struct list_head *done)
+{
+	struct mpsc_tx_waiter *w = msg->sender;
+
+	lockdep_assert_held(&chan->lock);
+	chan->received++;
+	if (w) {
+		chan->sent++;
+		list_del_init(&w->node);
+		msg->sender = NULL;
+		w->msg = NULL;
+		w->status = 0;
+		if (w->task) {
+			wake_up_process(w->task);
+		} else {
+			w->status = msg->len;
+			list_add_tail(&w->node, done);
+		}
+	}
+	return mpsc_uncount(chan, msg);
+}
+
+/*
+ * @msg could not be copied out (the copy faulted): put it back at the head,
+ * where it was.  A one-shot offer is withdrawn instead (its writer gets
+ * EAGAIN), and so is any offer once the receiver has closed (EPIPE).
+ * Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_putback(struct mpsc_chan *chan, struct mpsc_msg *msg,
+				 struct list_head *done)
+{
+	struct mpsc_tx_waiter *w = msg->sender;
+
+	lockdep_assert_held(&chan->lock);
+	if (w && (w->once || chan->closed))
+		return mpsc_withdraw(chan, w, w->once ? -EAGAIN : -EPIPE, done);
+	list_add(&msg->node, &chan->msgs);
+	/* The wake-up that brought us here must not die with us. */
+	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
 }
 
 /**
@@ -530,99 +854,77 @@ out_free_msg:
  * @nowait: fail with -EAGAIN rather than sleep
  * @need: if not NULL, set to the message's length on -EMSGSIZE
  *
- * The message is unlinked under the lock and copied out after it.  If the
- * copy faults it goes back to the head of the queue, so it is neither lost
- * nor delivered twice.  (With several threads reading one receiver, one of
- * them may meanwhile have received the message behind it.)  Taking a
- * rendezvous message completes its writer's send.
+ * The head message is taken under the lock, copied out after it, and
+ * committed under it again.  If the copy faults, it goes back to the head
+ * of the queue, so it is neither lost nor delivered twice; meanwhile it
+ * still counts against the limits, and other readers do not see end of
+ * file.  (With several threads reading one receiver, one of them may
+ * meanwhile receive the message behind it.)  Committing a rendezvous
+ * message completes its writer's send.
  *
- * Return: the message length; 0 at end of file (queue drained, and no
+ * Return: the message length; 0 at end of file (nothing held, and no
  * sender left or the receiver closed); -EMSGSIZE, leaving the message at
- * the head; -EFAULT; -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when the queue
- * stayed empty.
+ * the head (a one-shot rendezvous offer is withdrawn instead); -EFAULT;
+ * -EAGAIN, -ETIMEDOUT or -ERESTARTSYS when the queue stayed empty.
  */
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need)
 {
 	struct mpsc_chan *chan = h->chan;
 	size_t room = iov_iter_count(to);
+	struct mpsc_msg *msg, *dead = NULL;
 	unsigned int wake = 0;
-	struct mpsc_msg *msg;
 	bool expired = false;
-	DEFINE_WAIT(wait);
+	LIST_HEAD(done);
+	size_t copied;
 	ssize_t ret;
 
 	spin_lock(&chan->lock);
 	for (;;) {
-		msg = list_first_entry_or_null(&chan->msgs, struct mpsc_msg,
-					       node);
-		if (msg)
+		ret = mpsc_rx_wait(chan, &msg, expires, nowait, &expired);
+		if (ret || !msg)
 			break;
-		ret = 0;
-		if (mpsc_eof(chan))
-			goto out_unlock;
-		ret = -EAGAIN;
-		if (nowait)
-			goto out_unlock;
-		ret = -ERESTARTSYS;
-		if (signal_pending(current))
-			goto out_unlock;
-		ret = -ETIMEDOUT;
-		if (expired)
-			goto out_unlock;
-		prepare_to_wait_exclusive(&chan->rx_wait, &wait,
-					  TASK_INTERRUPTIBLE);
-		/* An idle reader makes a rendezvous channel writable. */
-		chan->rx_idle++;
-		wake = chan->capacity ? 0 : mpsc_tx_room_wake(chan);
-		expired = mpsc_sleep(chan, wake, expires);
-		chan->rx_idle--;
-	}
-	finish_wait(&chan->rx_wait, &wait);
+		if (msg->len > room) {
+			if (need)
+				*need = msg->len;
+			if (msg->sender && msg->sender->once)
+				wake |= mpsc_withdraw(chan, msg->sender,
+						      -EAGAIN, &done);
+			else if (mpsc_waiting(chan, &chan->rx_wait))
+				wake |= MPSC_WAKE_RX;
+			ret = -EMSGSIZE;
+			break;
+		}
+		list_del_init(&msg->node);
+		msg->busy = true;
+		spin_unlock(&chan->lock);
 
-	if (msg->len > room) {
-		if (need)
-			*need = msg->len;
-		ret = -EMSGSIZE;
-		goto out_pass_wake;
-	}
-	mpsc_unlink(chan, msg);
-	chan->received++;
-	if (msg->sender) {
-		/* Rendezvous: the writer's send completes here. */
-		msg->sender->taken = true;
-		wake_up_process(msg->sender->task);
-		msg->sender = NULL;
-		chan->sent++;
-	}
-	mpsc_tx_kick(chan);
-	wake = mpsc_tx_room_wake(chan);
-	spin_unlock(&chan->lock);
-	mpsc_wake(chan, wake);
+		copied = copy_to_iter(msg->data, msg->len, to);
 
-	if (copy_to_iter(msg->data, msg->len, to) != msg->len) {
 		spin_lock(&chan->lock);
-		list_add(&msg->node, &chan->msgs);
-		chan->nr_msgs++;
-		chan->nr_bytes += msg->len;
-		chan->received--;
-		ret = -EFAULT;
-		goto out_pass_wake;
+		msg->busy = false;
+		if (msg->orphan) {
+			/* Its writer gave up meanwhile: not delivered. */
+			spin_unlock(&chan->lock);
+			mpsc_msg_free(msg);
+			iov_iter_revert(to, copied);
+			spin_lock(&chan->lock);
+			continue;
+		}
+		if (copied != msg->len) {
+			wake |= mpsc_putback(chan, msg, &done);
+			ret = -EFAULT;
+			break;
+		}
+		wake |= mpsc_commit(chan, msg, &done);
+		dead = msg;
+		ret = msg->len;
+		break;
 	}
-	ret = msg->len;
-	mpsc_msg_free(msg);
-	return ret;
-
-out_pass_wake:
-	/* A wake-up meant for one reader must not die with us. */
-	wake = mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
-	goto out_unlock_wake;
-out_unlock:
-	wake = 0;
-out_unlock_wake:
-	finish_wait(&chan->rx_wait, &wait);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
+	mpsc_complete(&done);
+	mpsc_msg_free(dead);
 	return ret;
 }
 
@@ -652,14 +954,15 @@ int mpsc_peek_len(struct mpsc_handle *h, size_t *len)
 }
 
 /**
- * mpsc_set_capacity() - bound the channel to @capacity queued messages
+ * mpsc_set_capacity() - bound the channel to @capacity held messages
  * @h: the receiver's handle
  * @capacity: N >= 1, 0 for a rendezvous channel, or MPSC_CAPACITY_UNBOUNDED
  *
- * Nothing queued is ever dropped: shrinking only makes writers wait, and
- * growing wakes the writer at the head of the line.  Writers already
- * waiting for a rendezvous hand-off keep waiting until their message is
- * taken.
+ * Nothing held is ever dropped: shrinking only makes writers wait, and
+ * growing wakes the writer at the head of the line.  Writers waiting for
+ * a rendezvous hand-off keep waiting until their message is taken, and
+ * messages buffered before a switch to 0 are still received; every send
+ * admitted while the capacity is 0 is a rendezvous.
  */
 void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity)
 {
@@ -674,21 +977,40 @@ void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity)
 	mpsc_wake(chan, wake);
 }
 
+/*
+ * Withdraw every rendezvous offer with EPIPE, except one a reader is
+ * copying out: that reader's commit decides it.  Only offers are walked,
+ * never the whole queue.
+ */
+static unsigned int mpsc_withdraw_offers(struct mpsc_chan *chan,
+					 struct list_head *done)
+{
+	struct mpsc_tx_waiter *w, *next;
+	unsigned int wake = 0;
+
+	lockdep_assert_held(&chan->lock);
+	list_for_each_entry_safe(w, next, &chan->offers, node)
+		if (!w->msg->busy)
+			wake |= mpsc_withdraw(chan, w, -EPIPE, done);
+	return wake;
+}
+
 /**
  * mpsc_close() - close the channel to senders (the receiver only)
  * @h: the receiver's handle
  *
- * tokio's Receiver::close(): every send from now on fails with EPIPE, and
- * so do the sends asleep now, including rendezvous sends not yet taken,
- * whose messages are withdrawn here.  Messages already queued can still
- * be received; then read() returns 0.  Closing twice is harmless.
+ * Every send from now on fails with EPIPE, and so do the sends asleep
+ * now, including rendezvous offers not yet taken, which are withdrawn
+ * here (an offer being copied out is decided by that copy).  Messages
+ * already queued can still be received; then read() returns 0.  Closing
+ * twice is harmless.
  */
 void mpsc_close(struct mpsc_handle *h)
 {
 	struct mpsc_chan *chan = h->chan;
-	struct mpsc_msg *msg, *next;
 	struct mpsc_tx_waiter *w;
 	unsigned int wake = 0;
+	LIST_HEAD(done);
 
 	spin_lock(&chan->lock);
 	if (!chan->closed) {
@@ -696,20 +1018,16 @@ void mpsc_close(struct mpsc_handle *h)
 		WRITE_ONCE(chan->closed, true);
 		list_for_each_entry(w, &chan->tx_waiters, node)
 			wake_up_process(w->task);
-		list_for_each_entry_safe(msg, next, &chan->msgs, node) {
-			if (!msg->sender)
-				continue;
-			mpsc_unlink(chan, msg);
-			wake_up_process(msg->sender->task);
-		}
-		/* Readers asleep behind a queued message must see EOF too. */
-		if (mpsc_waiting(chan, &chan->rx_wait))
+		wake |= mpsc_withdraw_offers(chan, &done);
+		/* Readers asleep with nothing left to come must see EOF. */
+		if (mpsc_eof(chan) && mpsc_waiting(chan, &chan->rx_wait))
 			wake |= MPSC_WAKE_RX_ALL;
 		if (mpsc_waiting(chan, &chan->tx_poll))
 			wake |= MPSC_WAKE_TX;
 	}
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
+	mpsc_complete(&done);
 }
 
 /**
@@ -749,12 +1067,13 @@ static unsigned int mpsc_drop_sender(struct mpsc_handle *h)
 		return 0;
 	/* WRITE_ONCE: mpsc_send() peeks at it without the lock. */
 	WRITE_ONCE(h->tx, false);
-	/* Readers asleep behind a queued message must see EOF too. */
-	if (!--chan->senders && mpsc_waiting(chan, &chan->rx_wait))
+	/* Readers asleep with nothing left to come must see EOF. */
+	if (!--chan->senders && mpsc_eof(chan) &&
+	    mpsc_waiting(chan, &chan->rx_wait))
 		wake |= MPSC_WAKE_RX_ALL;
 	/*
 	 * Writers asleep on this handle for room now fail with EPIPE.  A
-	 * rendezvous message already queued stays: it was sent before.
+	 * rendezvous offer already made stays: it was sent before.
 	 */
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		if (w->h == h)
@@ -784,39 +1103,47 @@ void mpsc_disconnect(struct mpsc_handle *h)
 }
 
 /*
- * The receiver's file is going away: free what is queued and fail every
- * send, pending or new, with EPIPE.  A rendezvous message is unlinked but
- * left to its writer to free.  No reader can be asleep: it would hold the
- * file.
+ * The receiver's file is going away: fail every send, pending or new, with
+ * EPIPE, and free what is queued.  No reader can be left (it would hold
+ * the file), so no message is being copied out.  The queue is detached
+ * under the lock in one step and freed after it, yielding the CPU every
+ * MPSC_PURGE_BATCH messages, so a long queue holds neither the lock nor
+ * the CPU.
  */
 static void mpsc_rx_release(struct mpsc_handle *h)
 {
 	struct mpsc_chan *chan = h->chan;
 	struct mpsc_msg *msg, *next;
 	struct mpsc_tx_waiter *w;
-	unsigned int wake;
+	unsigned int wake, n = 0;
+	LIST_HEAD(done);
 	LIST_HEAD(dead);
 
 	spin_lock(&chan->lock);
 	/* WRITE_ONCE: mpsc_send() peeks at it without the lock. */
 	WRITE_ONCE(chan->rx_open, false);
 	wake = mpsc_drop_sender(h);
-	list_for_each_entry_safe(msg, next, &chan->msgs, node) {
-		mpsc_unlink(chan, msg);
-		if (msg->sender)
-			wake_up_process(msg->sender->task);
-		else
-			list_add_tail(&msg->node, &dead);
-	}
+	wake |= mpsc_withdraw_offers(chan, &done);
+	WARN_ON_ONCE(!list_empty(&chan->offers));
+	/* What is left is buffered messages only. */
+	list_splice_init(&chan->msgs, &dead);
+	mpsc_user_uncharge(chan->user, chan->mem);
+	chan->nr_msgs = 0;
+	chan->nr_bytes = 0;
+	chan->mem = 0;
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		wake_up_process(w->task);
 	if (mpsc_waiting(chan, &chan->tx_poll))
 		wake |= MPSC_WAKE_TX;
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
+	mpsc_complete(&done);
 
-	list_for_each_entry_safe(msg, next, &dead, node)
+	list_for_each_entry_safe(msg, next, &dead, node) {
 		mpsc_msg_free(msg);
+		if (!(++n % MPSC_PURGE_BATCH))
+			cond_resched();
+	}
 }
 
 /**
@@ -840,7 +1167,10 @@ void mpsc_handle_release(struct mpsc_handle *h)
  * The receiver is readable when a message is queued, and readable and
  * hung up at end of file.  A sender is writable when a write of any size
  * up to max_msg would not sleep (on a rendezvous channel: a reader is
- * waiting), and writable with an error when writes fail at once (EPIPE).
+ * asleep in read() with nothing on its way to it), and writable with an
+ * error when writes fail at once (EPIPE).  The receiver's own sender role
+ * reports nothing once the receiver has closed the channel: closing must
+ * not look like an error to the event loop that is draining it.
  *
  * Return: the EPOLL* mask.
  */
@@ -856,7 +1186,7 @@ __poll_t mpsc_poll_mask(struct mpsc_handle *h)
 		else if (mpsc_eof(chan))
 			mask |= EPOLLIN | EPOLLRDNORM | EPOLLHUP;
 	}
-	if (h->tx || !h->rx) {
+	if (!h->rx || (h->tx && !chan->closed)) {
 		if (mpsc_tx_error(h))
 			mask |= EPOLLOUT | EPOLLWRNORM | EPOLLERR;
 		else if (mpsc_tx_ready(chan))
@@ -867,11 +1197,11 @@ __poll_t mpsc_poll_mask(struct mpsc_handle *h)
 }
 
 /**
- * mpsc_info() - snapshot of @h's channel, for MPSC_IOC_INFO and fdinfo
+ * mpsc_get_info() - snapshot of @h's channel, for MPSC_IOC_INFO and fdinfo
  * @h: any handle
  * @info: filled in whole; flags and reserved are zeroed
  */
-void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info)
+void mpsc_get_info(struct mpsc_handle *h, struct mpsc_info *info)
 {
 	struct mpsc_chan *chan = h->chan;
 
@@ -891,6 +1221,7 @@ void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info)
 		info->state |= MPSC_STATE_CLOSED;
 	info->queued_msgs = chan->nr_msgs;
 	info->queued_bytes = chan->nr_bytes;
+	info->queued_mem = chan->mem;
 	info->capacity = chan->capacity;
 	info->senders = chan->senders;
 	info->sent = chan->sent;

@@ -13,7 +13,7 @@
 #include <linux/poll.h>
 #include <linux/seq_file.h>
 
-#include "mpsc.h"
+#include "mpsc_internal.h"
 
 /*
  * A new channel.  The fd is its receiver and its first sender, so it must
@@ -55,11 +55,19 @@ static ssize_t mpsc_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return mpsc_recv(h, to, NULL, mpsc_nowait(iocb), NULL);
 }
 
+/*
+ * An asynchronous request (io_uring, aio) on a file without O_NONBLOCK may
+ * be queued and completed later: a rendezvous send then waits for its
+ * reader without blocking the submitter or being retried through poll.
+ */
 static ssize_t mpsc_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
 	struct mpsc_handle *h = iocb->ki_filp->private_data;
+	bool async = !is_sync_kiocb(iocb) &&
+		     !(iocb->ki_filp->f_flags & O_NONBLOCK);
 
-	return mpsc_send(h, from, NULL, mpsc_nowait(iocb));
+	return mpsc_send(h, from, NULL, mpsc_nowait(iocb),
+			 async ? iocb : NULL);
 }
 
 static __poll_t mpsc_poll(struct file *file, poll_table *pt)
@@ -76,7 +84,7 @@ static void mpsc_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct mpsc_info info;
 
-	mpsc_info(file->private_data, &info);
+	mpsc_get_info(file->private_data, &info);
 	seq_printf(m, "mpsc-id:\t%llu\n", info.id);
 	seq_printf(m, "mpsc-receiver:\t%u\n",
 		   !!(info.state & MPSC_STATE_RECEIVER));
@@ -87,6 +95,7 @@ static void mpsc_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "mpsc-senders:\t%llu\n", info.senders);
 	seq_printf(m, "mpsc-queued-msgs:\t%llu\n", info.queued_msgs);
 	seq_printf(m, "mpsc-queued-bytes:\t%llu\n", info.queued_bytes);
+	seq_printf(m, "mpsc-queued-mem:\t%llu\n", info.queued_mem);
 	seq_printf(m, "mpsc-max-queue-bytes:\t%llu\n", info.max_queue_bytes);
 	seq_printf(m, "mpsc-max-msg-size:\t%llu\n", info.max_msg_size);
 	if (info.capacity == MPSC_CAPACITY_UNBOUNDED)

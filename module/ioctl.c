@@ -14,7 +14,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
-#include "mpsc.h"
+#include "mpsc_internal.h"
 
 #define MPSC_CLONE_FLAGS	(O_CLOEXEC | O_NONBLOCK)
 
@@ -81,7 +81,7 @@ static long mpsc_ioctl_info(struct mpsc_handle *h,
 		return -EFAULT;
 	if (info.flags || memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
-	mpsc_info(h, &info);
+	mpsc_get_info(h, &info);
 	if (copy_to_user(uinfo, &info, sizeof(info)))
 		return -EFAULT;
 	return 0;
@@ -124,17 +124,22 @@ static long mpsc_ioctl_set_capacity(struct mpsc_handle *h,
 }
 
 /*
- * The deadline @x asks for: NULL to wait without one, with *@nowait set
- * for a timeout of 0 (try once), or @deadline filled in.
+ * The deadline @x asks for: NULL to wait without one, or @deadline filled
+ * in.  *@nowait is set when the call must not sleep at all: a relative
+ * timeout of 0, or an absolute deadline already past; in the second case
+ * *@late is set too, and the caller reports ETIMEDOUT for EAGAIN.
  */
 static ktime_t *mpsc_xfer_deadline(const struct mpsc_xfer *x,
-				   ktime_t *deadline, bool *nowait)
+				   ktime_t *deadline, bool *nowait, bool *late)
 {
 	*nowait = false;
+	*late = false;
 	if (x->timeout_ns == MPSC_TIMEOUT_FOREVER || x->timeout_ns > KTIME_MAX)
 		return NULL;
 	if (x->flags & MPSC_XFER_ABSTIME) {
 		*deadline = ns_to_ktime(x->timeout_ns);
+		*late = ktime_compare(*deadline, ktime_get()) <= 0;
+		*nowait = *late;
 		return deadline;
 	}
 	if (!x->timeout_ns) {
@@ -160,7 +165,7 @@ static long mpsc_ioctl_xfer(struct mpsc_handle *h, struct mpsc_xfer __user *ux,
 	struct mpsc_xfer x;
 	struct iovec iov;
 	size_t need = 0;
-	bool nowait;
+	bool nowait, late;
 	long ret;
 
 	if (copy_from_user(&x, ux, sizeof(x)))
@@ -178,11 +183,13 @@ static long mpsc_ioctl_xfer(struct mpsc_handle *h, struct mpsc_xfer __user *ux,
 	if (ret)
 		return ret;
 
-	expires = mpsc_xfer_deadline(&x, &deadline, &nowait);
+	expires = mpsc_xfer_deadline(&x, &deadline, &nowait, &late);
 	if (send)
-		ret = mpsc_send(h, &iter, expires, nowait);
+		ret = mpsc_send(h, &iter, expires, nowait, NULL);
 	else
 		ret = mpsc_recv(h, &iter, expires, nowait, &need);
+	if (ret == -EAGAIN && late)
+		ret = -ETIMEDOUT;
 
 	if (ret == -ERESTARTSYS && expires && !(x.flags & MPSC_XFER_ABSTIME)) {
 		if (put_user(ktime_to_ns(deadline), &ux->timeout_ns) ||

@@ -5,27 +5,32 @@
  * Locking
  * -------
  * Each channel has one spinlock, chan->lock.  It protects the message queue
- * and its counters, the writers' FIFO, the sender count, the receiver's
- * state, the statistics, and every handle's ->tx bit.  Nothing sleeps or
- * touches user memory under it: messages are allocated and filled before
- * it is taken and copied out after it is dropped.
+ * and its counters, the writers' FIFO, the rendezvous offers, the sender
+ * count, the receiver's state, the statistics, and every handle's ->tx bit.
+ * Nothing sleeps, allocates or touches user memory under it: a send
+ * reserves room under the lock, then allocates and copies its message in
+ * after dropping it; a receive takes a message under the lock and copies
+ * it out after dropping it, then commits (or puts it back) under the lock.
  *
- * Lock order: chan->lock, then a wait queue's lock (wake-ups and
- * prepare_to_wait() happen under chan->lock), then the scheduler's locks
- * (wake_up_process() of a FIFO writer).
+ * Lock order: chan->lock, then the scheduler's locks (wake_up_process() of
+ * a writer, always under chan->lock).  Wait-queue wake-ups (readers,
+ * pollers) are decided under chan->lock and issued after dropping it.  The
+ * per-user counters (user.c) are atomics, and mpsc_users_lock is never
+ * taken under chan->lock.
  *
  * Who sleeps where:
  *   readers         chan->rx_wait, exclusively: one wake per message.
  *   writers         chan->tx_waiters, an explicit FIFO.  Only its head may
  *                   take room, and a freed slot wakes only the head, so
  *                   writers are served in arrival order and none starves.
- *   rendezvous      after that, each on its queued message (msg->sender),
- *   writers         until a reader takes it.
+ *   rendezvous      after that, on chan->offers, each until a reader has
+ *   writers         copied its message out and committed it.
  *   pollers         chan->rx_wait (receiver) and chan->tx_poll (senders).
  *
  * Lifetime: every file (the receiver and each cloned sender) holds one
- * reference on its channel.  A sleeper holds its file, so a channel never
- * goes away under a waiter.
+ * reference on its channel.  A sleeper holds its file, and so does an
+ * asynchronous write that waits on chan->offers (the kiocb's file), so a
+ * channel never goes away under a waiter.
  */
 #ifndef MPSC_INTERNAL_H
 #define MPSC_INTERNAL_H
@@ -41,30 +46,39 @@
 #include <linux/mpsc.h>
 
 struct file;
+struct kiocb;
 struct mpsc_tx_waiter;
+struct mpsc_user;
 struct seq_file;
-struct task_struct;
 
-/* Upper bounds for the module parameters. */
+/* Upper bounds for the limits. */
 #define MPSC_MSG_SIZE_LIMIT	SZ_64M
 #define MPSC_QUEUE_BYTES_LIMIT	SZ_1G
 
+/* The sysctls of /proc/sys/mpsc/ (main.c). */
 extern unsigned int mpsc_max_msg_size;
 extern unsigned int mpsc_max_queue_bytes;
+extern unsigned long mpsc_max_user_bytes;
 
 /**
- * struct mpsc_msg - one queued message
- * @node: entry in chan->msgs (chan->lock); empty when not queued.
- * @sender: on a rendezvous channel, the writer asleep until this message
- *	is taken (chan->lock); NULL once taken, or for a buffered message.
+ * struct mpsc_msg - one message
+ * @node: entry in chan->msgs while queued (chan->lock); empty while it is
+ *	being copied in or out, or once it is withdrawn.
+ * @sender: on a rendezvous offer, the writer waiting until a reader
+ *	commits it (chan->lock); NULL for a buffered message.
  * @len: payload length, at least 1.
+ * @busy: a reader is copying it out (chan->lock).
+ * @orphan: its writer withdrew it while a reader was copying it out; that
+ *	reader frees it and does not deliver it (chan->lock).
  * @data: the payload: @inline_data, or a buffer of its own.
  * @inline_data: the payload of a message that fits a page with its header.
  */
 struct mpsc_msg {
 	struct list_head node;
 	struct mpsc_tx_waiter *sender;
-	size_t len;
+	u32 len;
+	bool busy;
+	bool orphan;
 	u8 *data;
 	u8 inline_data[];
 };
@@ -73,11 +87,17 @@ struct mpsc_msg {
  * struct mpsc_chan - a channel
  * @lock: protects every field up to @received, and each handle's ->tx.
  * @msgs: queued messages, oldest first.
- * @nr_msgs: number of entries in @msgs.
- * @nr_bytes: sum of their lengths.
+ * @nr_msgs: messages held: queued, or taken by a reader that has not yet
+ *	committed them.  While a taken message can still come back, the
+ *	channel is not at end of file.
+ * @nr_bytes: their payload bytes.
+ * @mem: the memory they really hold, charged to @user.
+ * @resv_msgs: room reserved by sends that are copying their message in.
+ * @resv_bytes: payload bytes of those reservations.
  * @tx_waiters: writers sleeping for room, in arrival order.
+ * @offers: rendezvous writers waiting for their message to be taken.
  * @senders: handles whose ->tx is set.  Once it reaches 0 it stays 0.
- * @rx_idle: readers asleep in mpsc_recv() for a message.
+ * @rx_idle: readers asleep in mpsc_recv() on an empty queue.
  * @rx_open: the receiver's file has not been released.
  * @closed: the receiver called MPSC_IOC_CLOSE; sends fail from then on.
  * @capacity: message-count limit, 0 for rendezvous, or
@@ -87,6 +107,8 @@ struct mpsc_msg {
  * @id: unique channel id (constant).
  * @max_bytes: byte limit, from max_queue_bytes at creation (constant).
  * @max_msg: largest message, at most @max_bytes (constant).
+ * @user: the user charged for @mem (constant).
+ * @exempt: its opener had CAP_SYS_RESOURCE (constant).
  * @rx_wait: readers (exclusive waits) and receiver pollers.
  * @tx_poll: sender pollers.
  * @ref: one reference per file.
@@ -96,7 +118,11 @@ struct mpsc_chan {
 	struct list_head msgs;
 	size_t nr_msgs;
 	size_t nr_bytes;
+	size_t mem;
+	size_t resv_msgs;
+	size_t resv_bytes;
 	struct list_head tx_waiters;
+	struct list_head offers;
 	unsigned int senders;
 	unsigned int rx_idle;
 	bool rx_open;
@@ -108,6 +134,8 @@ struct mpsc_chan {
 	u64 id;
 	size_t max_bytes;
 	size_t max_msg;
+	struct mpsc_user *user;
+	bool exempt;
 	wait_queue_head_t rx_wait;
 	wait_queue_head_t tx_poll;
 	struct kref ref;
@@ -135,7 +163,7 @@ int mpsc_sender_attach(struct mpsc_handle *from, struct mpsc_handle *to);
 void mpsc_disconnect(struct mpsc_handle *h);
 /* any sender */
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
-		  ktime_t *expires, bool nowait);
+		  ktime_t *expires, bool nowait, struct kiocb *iocb);
 /* the receiver only */
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need);
@@ -143,7 +171,13 @@ int mpsc_peek_len(struct mpsc_handle *h, size_t *len);
 void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity);
 void mpsc_close(struct mpsc_handle *h);
 __poll_t mpsc_poll_mask(struct mpsc_handle *h);
-void mpsc_info(struct mpsc_handle *h, struct mpsc_info *info);
+void mpsc_get_info(struct mpsc_handle *h, struct mpsc_info *info);
+
+/* user.c: the per-user ceiling */
+struct mpsc_user *mpsc_user_get(void);
+void mpsc_user_put(struct mpsc_user *u);
+int mpsc_user_charge(struct mpsc_user *u, size_t bytes, bool exempt);
+void mpsc_user_uncharge(struct mpsc_user *u, size_t bytes);
 
 /* file.c */
 extern const struct file_operations mpsc_fops;

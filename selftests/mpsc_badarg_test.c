@@ -54,7 +54,7 @@ static int reserved_offset(unsigned long cmd, int word)
 	case MPSC_IOC_CLONE_SENDER:
 		return 8 + 8 * word;			/* reserved[2] */
 	case MPSC_IOC_INFO:
-		return 80 + 8 * word;			/* reserved[6] */
+		return 88 + 8 * word;			/* reserved[5] */
 	case MPSC_IOC_PEEK_LEN:
 	case MPSC_IOC_SET_CAPACITY:
 		return 12;				/* reserved */
@@ -199,8 +199,8 @@ FIXTURE_VARIANT_ADD(bad, info_reserved0) {
 	MPSC_IOC_INFO, RX, ARG_MUTATE, 0, reserved_word, 0, EINVAL
 };
 
-FIXTURE_VARIANT_ADD(bad, info_reserved5) {
-	MPSC_IOC_INFO, RX, ARG_MUTATE, 5, reserved_word, 0, EINVAL
+FIXTURE_VARIANT_ADD(bad, info_reserved4) {
+	MPSC_IOC_INFO, RX, ARG_MUTATE, 4, reserved_word, 0, EINVAL
 };
 
 FIXTURE_VARIANT_ADD(bad, peek_reserved) {

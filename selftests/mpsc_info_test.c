@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Introspection and limits: MPSC_IOC_INFO, fdinfo, the byte limit, the
- * module parameters, and memory charged to the writer's cgroup.
+ * sysctls, and memory charged to the writer's cgroup.
  */
 
 #include <sys/mman.h>
@@ -9,7 +9,7 @@
 
 #include "mpsc_test.h"
 
-#define PARAM_DIR "/sys/module/mpsc/parameters/"
+#define PARAM_DIR "/proc/sys/mpsc/"
 
 static long long read_param(const char *name)
 {
@@ -73,7 +73,7 @@ TEST_F(inf, fresh_channel)
 	EXPECT_EQ(1, info.senders);
 	EXPECT_EQ(0, info.sent);
 	EXPECT_EQ(0, info.received);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 5; i++)
 		EXPECT_EQ(0, info.reserved[i]);
 }
 
@@ -154,7 +154,7 @@ TEST_F(inf, info_reserved_einval)
 {
 	int i;
 
-	for (i = 0; i < 6; i++) {
+	for (i = 0; i < 5; i++) {
 		struct mpsc_info info = { 0 };
 
 		info.reserved[i] = 1;
@@ -244,7 +244,7 @@ TEST_F(inf, byte_limit)
 	free(buf);
 }
 
-/* Restore the module parameters whatever a test did to them. */
+/* Restore the sysctls whatever a test did to them. */
 FIXTURE(param) {
 	long long msg, bytes;
 };

@@ -224,7 +224,8 @@ static bool check_poll(int fd)
 		else if (eof(c))
 			want |= POLLIN | POLLHUP;
 	}
-	if (f->tx || !f->rx) {
+	/* The receiver's own role reports nothing once it has closed. */
+	if (!f->rx || (f->tx && !c->closed)) {
 		if (tx_fails(f))
 			want |= POLLOUT | POLLERR;
 		/* A rendezvous channel has no waiting reader here. */
@@ -385,10 +386,11 @@ static bool op_write(int fd, bool ioctl_path)
 		want = -EMSGSIZE;
 	else if (tx_fails(f))
 		want = -EPIPE;
-	else if (bad_ptr)
-		want = -EFAULT;
+	/* Room is checked before the buffer is read. */
 	else if (!room(c, len) || !c->capacity)
 		want = -EAGAIN;
+	else if (bad_ptr)
+		want = -EFAULT;
 	else
 		want = len;
 	if (!expect(got, want, ioctl_path ? "MPSC_IOC_SEND" : "write"))
@@ -565,7 +567,7 @@ static long long param(const char *name)
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/module/mpsc/parameters/%s", name);
+	snprintf(path, sizeof(path), "/proc/sys/mpsc/%s", name);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
  * libmpsc: thin wrappers over /dev/mpsc.  Each returns >= 0 or -errno.
+ *
+ * Signals: each call that sleeps is one system call that the kernel
+ * restarts under SA_RESTART, or that fails with EINTR without it (epoll
+ * for mpsc_select(): EINTR either way).  No wrapper retries on EINTR, so
+ * a handler installed without SA_RESTART always reaches the caller, as it
+ * does from read(2) and write(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -154,10 +160,24 @@ MPSC_API int mpsc_disconnect(int fd)
  *
  * The message is queued whole or not at all.  On a full channel this
  * sleeps until there is room, or fails with -EAGAIN if @fd is
- * non-blocking.
+ * non-blocking.  Room is checked before @buf is read, so a refused send
+ * costs the same at any size.
+ *
+ * On a rendezvous channel (capacity 0) the hand-off rule holds: the send
+ * succeeds only once a receiver's read has returned the message.  A
+ * receiver whose buffer is too small or whose copy faults leaves it to
+ * this call, which keeps waiting.
+ *
+ * Signals, as write(2): a signal whose handler was installed without
+ * SA_RESTART ends the sleep with -EINTR and nothing is queued (on a
+ * rendezvous channel the message is withdrawn, never delivered later);
+ * under SA_RESTART the kernel restarts the send, which goes on waiting.
+ * libmpsc never retries by itself.
  *
  * Return: @len; -EPIPE when @fd's sender role is gone or the receiver is
- * closed (no SIGPIPE is raised); -EMSGSIZE; -EFAULT; -EAGAIN; -EINTR.
+ * closed (no SIGPIPE is raised); -EMSGSIZE; -EFAULT; -EAGAIN; -EDQUOT
+ * when the channel's owner is over the per-user limit
+ * (/proc/sys/mpsc/max_user_bytes; nothing is queued); -ENOMEM; -EINTR.
  */
 MPSC_API ssize_t mpsc_send(int fd, const void *buf, size_t len)
 {
@@ -175,6 +195,11 @@ MPSC_API ssize_t mpsc_send(int fd, const void *buf, size_t len)
  * Sleeps while the channel is empty and a sender is left (unless @fd is
  * non-blocking).
  *
+ * Signals, as read(2): a signal whose handler was installed without
+ * SA_RESTART ends the sleep with -EINTR and nothing is consumed; under
+ * SA_RESTART the kernel restarts the receive, which goes on waiting.
+ * libmpsc never retries by itself.
+ *
  * Return: the message's length; 0 when every sender is gone and the queue
  * is drained (Rust's Disconnected); -EMSGSIZE when @cap is too small (the
  * message stays; mpsc_peek_len() tells its length); -EAGAIN; -EINTR.
@@ -187,9 +212,10 @@ MPSC_API ssize_t mpsc_recv(int fd, void *buf, size_t cap)
 }
 
 /*
- * MPSC_IOC_SEND or MPSC_IOC_RECV, going on after signals: the kernel turns
- * an interrupted relative timeout into its absolute deadline, so calling
- * again with the same struct ends when the first call would have.
+ * MPSC_IOC_SEND or MPSC_IOC_RECV, once.  A timeout of 0 never sleeps.  On
+ * a signal the kernel rewrites a relative timeout in x as its absolute
+ * deadline, so the SA_RESTART restart of this very ioctl ends when the
+ * first attempt would have; without SA_RESTART the -EINTR is returned.
  */
 static ssize_t xfer(int fd, unsigned long cmd, const void *buf, size_t len,
 		    uint64_t timeout_ns)
@@ -201,9 +227,7 @@ static ssize_t xfer(int fd, unsigned long cmd, const void *buf, size_t len,
 	x.buf = (uintptr_t)buf;
 	x.len = len;
 	x.timeout_ns = timeout_ns;
-	do
-		ret = ioctl(fd, cmd, &x);
-	while (ret < 0 && errno == EINTR);
+	ret = ioctl(fd, cmd, &x);
 	return ret < 0 ? neg_errno() : ret;
 }
 
@@ -215,10 +239,15 @@ static ssize_t xfer(int fd, unsigned long cmd, const void *buf, size_t len,
  *
  * Rust's `SyncSender::try_send()`: -EAGAIN is TrySendError::Full.  On a
  * rendezvous channel it succeeds only when a receiver is already waiting
- * in mpsc_recv(), and hands the message to it.
+ * in mpsc_recv() and that receive returns the message; it waits for that
+ * one receiver's verdict, and if the receiver cannot take the message
+ * (its buffer is too small, its copy faults) it fails with -EAGAIN and
+ * nothing stays queued.  It never sleeps for room, and a signal never
+ * makes it fail with -EINTR (one that comes while it waits for that
+ * verdict withdraws the message: -EAGAIN).
  *
  * Return: @len; -EAGAIN when full; -EPIPE (TrySendError::Disconnected);
- * -EMSGSIZE; -EFAULT.
+ * -EDQUOT over the per-user limit; -EMSGSIZE; -EFAULT.
  */
 MPSC_API ssize_t mpsc_try_send(int fd, const void *buf, size_t len)
 {
@@ -233,12 +262,19 @@ MPSC_API ssize_t mpsc_try_send(int fd, const void *buf, size_t len)
  * @timeout_ns: nanoseconds to wait; 0 tries once; MPSC_WAIT_FOREVER waits
  *	without limit
  *
- * On a rendezvous channel the wait lasts until a receiver takes the
- * message; if the time runs out first the message is withdrawn, never
- * delivered later.  Signals neither end the wait early nor extend it.
+ * On a rendezvous channel the wait lasts until a receiver's read has
+ * returned the message; if the time runs out first the message is
+ * withdrawn, never delivered later, even if a receiver was copying it out.
+ *
+ * Signals, as mpsc_send(): a handler installed without SA_RESTART ends
+ * the wait with -EINTR and nothing is queued (a rendezvous message is
+ * withdrawn).  Under SA_RESTART the kernel restarts the wait, and it
+ * still ends at the deadline fixed when the call started: signals
+ * neither shorten nor extend it.  Calling again after -EINTR starts a
+ * new @timeout_ns.
  *
  * Return: @len; -ETIMEDOUT when the deadline passed (a @timeout_ns of 0
- * included); -EPIPE; -EMSGSIZE; -EFAULT.
+ * included); -EINTR; -EPIPE; -EMSGSIZE; -EFAULT.
  */
 MPSC_API ssize_t mpsc_send_timeout(int fd, const void *buf, size_t len,
 				   uint64_t timeout_ns)
@@ -255,7 +291,8 @@ MPSC_API ssize_t mpsc_send_timeout(int fd, const void *buf, size_t len,
  * @cap: size of @buf
  *
  * Rust's `try_recv()`: -EAGAIN is TryRecvError::Empty and 0 is
- * TryRecvError::Disconnected.
+ * TryRecvError::Disconnected.  It never sleeps, so a signal never makes
+ * it fail with -EINTR.
  *
  * Return: the message's length; 0 when disconnected and drained; -EAGAIN
  * when empty; -EMSGSIZE as mpsc_recv().
@@ -273,12 +310,18 @@ MPSC_API ssize_t mpsc_try_recv(int fd, void *buf, size_t cap)
  * @timeout_ns: nanoseconds to wait; 0 tries once; MPSC_WAIT_FOREVER waits
  *	without limit
  *
- * Rust's `recv_timeout()`.  The deadline is fixed when the call starts: a
- * signal that interrupts the wait neither ends it nor extends it.
+ * Rust's `recv_timeout()`.
+ *
+ * Signals, as mpsc_recv(): a handler installed without SA_RESTART ends
+ * the wait with -EINTR and nothing is consumed.  Under SA_RESTART the
+ * kernel restarts the wait, and it still ends at the deadline fixed when
+ * the call started: signals neither shorten nor extend it.  Calling
+ * again after -EINTR starts a new @timeout_ns.
  *
  * Return: the message's length; 0 when disconnected and drained;
  * -ETIMEDOUT when the deadline passed with the channel empty (a
- * @timeout_ns of 0 included, as in Rust); -EMSGSIZE as mpsc_recv().
+ * @timeout_ns of 0 included, as in Rust); -EINTR; -EMSGSIZE as
+ * mpsc_recv().
  */
 MPSC_API ssize_t mpsc_recv_timeout(int fd, void *buf, size_t cap,
 				   uint64_t timeout_ns)
@@ -385,12 +428,16 @@ static unsigned int select_ready(unsigned int events, uint32_t revents)
  * channel, a RECV it reports stays ready until this thread receives, and
  * mpsc_try_recv() will not fail with -EAGAIN.  A SEND report can be used
  * up by another sender of the same channel; follow it with
- * mpsc_try_send() and select again on -EAGAIN.  Signals neither end the
- * wait early nor extend it.
+ * mpsc_try_send() and select again on -EAGAIN.
+ *
+ * Signals, as poll(2) and epoll_wait(2): a signal handler ends the wait
+ * with -EINTR, with or without SA_RESTART, since the kernel never
+ * restarts an epoll wait.  Nothing is received or sent, and every @ready
+ * is 0.  To wait on, call again with the time that is left.
  *
  * Return: the index of a ready case; -EAGAIN when @timeout_ns is 0 and
- * none is ready; -ETIMEDOUT when the time ran out; -EINVAL for an empty
- * @events or an unknown bit; -errno from epoll.
+ * none is ready; -ETIMEDOUT when the time ran out; -EINTR; -EINVAL for an
+ * empty @events or an unknown bit; -errno from epoll.
  */
 MPSC_API int mpsc_select(struct mpsc_select_item *items, size_t n,
 			 uint64_t timeout_ns)
@@ -459,11 +506,12 @@ MPSC_API int mpsc_select(struct mpsc_select_item *items, size_t n,
 		ret = epoll_wait_ns(ep, ev, 16, tsp);
 		if (ret > 0)
 			break;
-		if (ret < 0 && errno != EINTR) {
+		if (ret < 0) {
 			ret = neg_errno();
 			goto out_close;
 		}
-		if (ret == 0 && mono_ns() >= deadline) {
+		/* Timed out: done, unless epoll_wait() had to clip a long wait. */
+		if (mono_ns() >= deadline) {
 			ret = timeout_ns ? -ETIMEDOUT : -EAGAIN;
 			goto out_close;
 		}

@@ -6,6 +6,17 @@
  * Every function returns a value >= 0 on success and -errno on failure;
  * errno itself is left as the system call left it.  Flags arguments take
  * O_CLOEXEC and O_NONBLOCK from <fcntl.h>.
+ *
+ * Signals (EINTR): the calls that can sleep are mpsc_send(), mpsc_recv(),
+ * mpsc_send_timeout(), mpsc_recv_timeout() and mpsc_select().  A signal
+ * handler installed without SA_RESTART that interrupts one makes it
+ * return -EINTR, with nothing sent or consumed, exactly as read(2) and
+ * write(2) do; libmpsc never retries by itself.  With SA_RESTART the
+ * kernel restarts the send or receive, and a _timeout call still ends at
+ * the deadline it started with.  mpsc_select() waits in epoll, which the
+ * kernel never restarts: it returns -EINTR with or without SA_RESTART,
+ * as poll(2) does.  The try_ functions and the rest never sleep, so they
+ * never return -EINTR.
  */
 #ifndef LIBMPSC_H
 #define LIBMPSC_H

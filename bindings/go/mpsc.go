@@ -49,7 +49,8 @@ type Info struct {
 	Senders       uint64
 	Sent          uint64
 	Received      uint64
-	Reserved      [6]uint64
+	QueuedMem     uint64
+	Reserved      [5]uint64
 }
 
 type capacityArgs struct {

@@ -48,7 +48,8 @@ struct mpsc_clone_args {
  * @state: out: %MPSC_STATE_* bits.
  * @id: out: channel id, unique for the life of the system; two fds are
  *	handles of one channel exactly when their ids are equal.
- * @queued_msgs: out: messages waiting to be received.
+ * @queued_msgs: out: messages held: waiting to be received, or being
+ *	copied out by a receive that has not returned yet.
  * @queued_bytes: out: payload bytes of those messages.
  * @max_queue_bytes: out: the channel's byte limit.
  * @max_msg_size: out: the largest message the channel accepts.
@@ -57,6 +58,9 @@ struct mpsc_clone_args {
  * @senders: out: live sender roles.
  * @sent: out: messages sent since the channel was created.
  * @received: out: messages received since the channel was created.
+ * @queued_mem: out: kernel memory those queued messages really hold,
+ *	headers and allocator rounding included: what the per-user limit
+ *	(/proc/sys/mpsc/max_user_bytes) counts.
  * @reserved: in: must be zero; out: zero.
  */
 struct mpsc_info {
@@ -71,7 +75,8 @@ struct mpsc_info {
 	__u64 senders;
 	__u64 sent;
 	__u64 received;
-	__u64 reserved[6];
+	__u64 queued_mem;
+	__u64 reserved[5];
 };
 
 /**
@@ -113,7 +118,10 @@ struct mpsc_capacity_args {
  * @len: send: message length.  Receive: buffer size; on EMSGSIZE it is
  *	set to the length of the message that did not fit.
  * @timeout_ns: nanoseconds to wait, relative unless %MPSC_XFER_ABSTIME;
- *	0 tries once (EAGAIN), %MPSC_TIMEOUT_FOREVER waits without limit.
+ *	%MPSC_TIMEOUT_FOREVER waits without limit.  A relative 0 tries once
+ *	and fails with EAGAIN, as O_NONBLOCK does; an absolute deadline that
+ *	has already passed (0, say) also tries once, and fails with
+ *	ETIMEDOUT.
  *	When a signal interrupts the wait, the kernel rewrites a relative
  *	timeout as its absolute deadline and sets %MPSC_XFER_ABSTIME, so a
  *	restart, automatic (SA_RESTART) or by calling again with the same

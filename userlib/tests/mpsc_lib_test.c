@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,52 +205,6 @@ TEST_F(lib, recv_timeout_sees_disconnect)
 	EXPECT_EQ(0, mpsc_recv_timeout(self->rx, buf, sizeof(buf),
 				       5000000000ULL));
 	pthread_join(t, NULL);
-}
-
-/* Signals do not cut the wait short, nor stretch it. */
-static int signals;
-static void on_signal(int sig)
-{
-	__atomic_fetch_add(&signals, 1, __ATOMIC_SEQ_CST);
-}
-
-struct pinger {
-	pthread_t target;
-	int stop;
-};
-
-static void *pinger_fn(void *arg)
-{
-	struct pinger *p = arg;
-
-	while (!__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST)) {
-		pthread_kill(p->target, SIGUSR1);
-		sleep_ms(10);
-	}
-	return NULL;
-}
-
-TEST_F(lib, recv_timeout_survives_signals)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct pinger p = { .target = pthread_self() };
-	uint64_t start, took;
-	pthread_t t;
-	char buf[8];
-
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	__atomic_store_n(&signals, 0, __ATOMIC_SEQ_CST);
-	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
-	start = now_ns();
-	EXPECT_EQ(-ETIMEDOUT,
-		  mpsc_recv_timeout(self->rx, buf, sizeof(buf), 300000000));
-	took = now_ns() - start;
-	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
-	pthread_join(t, NULL);
-	EXPECT_LE(300000000, took);
-	EXPECT_GT(3000000000ULL, took);
-	EXPECT_LT(2, __atomic_load_n(&signals, __ATOMIC_SEQ_CST));
 }
 
 TEST_F(lib, peek_len)
@@ -554,50 +510,501 @@ TEST(select_closed_fd_ebadf)
 	EXPECT_EQ(-EBADF, mpsc_select(&it, 1, 0));
 }
 
-/* Signals during select neither end nor extend the wait. */
-TEST(select_survives_signals)
+/*
+ * Signals.  A call that sleeps returns -EINTR when a handler installed
+ * without SA_RESTART interrupts it, with nothing sent or consumed; under
+ * SA_RESTART the kernel restarts it and it completes as if no signal had
+ * come, a _timeout call at its first deadline.  mpsc_select() waits in
+ * epoll, which is never restarted: -EINTR either way.
+ */
+static int signals;
+
+static void on_signal(int sig)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	__atomic_fetch_add(&signals, 1, __ATOMIC_SEQ_CST);
+}
+
+static int signals_seen(void)
+{
+	return __atomic_load_n(&signals, __ATOMIC_SEQ_CST);
+}
+
+/* Count SIGUSR1 in on_signal(), installed with @flags (SA_RESTART or 0). */
+static int catch_sigusr1(int flags)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = flags };
+
+	sigemptyset(&sa.sa_mask);
+	__atomic_store_n(&signals, 0, __ATOMIC_SEQ_CST);
+	return sigaction(SIGUSR1, &sa, NULL);
+}
+
+/*
+ * Wait until thread @tid of this process sleeps in a kernel function
+ * whose name contains @where (its wchan); false after about five seconds.
+ */
+static bool asleep_in(pid_t tid, const char *where)
+{
+	char path[64], buf[128];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", getpid(), tid);
+	for (i = 0; i < 5000; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, where))
+				return true;
+		}
+		sleep_ms(1);
+	}
+	return false;
+}
+
+enum blocking_call { SEND, RECV, SEND_TIMEOUT, RECV_TIMEOUT, SELECT };
+
+/* One blocking libmpsc call, made in a thread of its own. */
+struct blocked {
+	enum blocking_call call;
+	int fd;
+	const char *msg;	/* the sends: what to send */
+	uint64_t timeout_ns;	/* the _timeout calls and select */
+	struct mpsc_select_item item;
+	pthread_t thread;
+	pid_t tid;
+	int done;
+	ssize_t ret;
+	char buf[16];		/* the receives: what came */
+};
+
+static void *blocked_fn(void *arg)
+{
+	struct blocked *b = arg;
+	ssize_t ret = -ENOSYS;
+
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_SEQ_CST);
+	switch (b->call) {
+	case SEND:
+		ret = mpsc_send(b->fd, b->msg, strlen(b->msg));
+		break;
+	case RECV:
+		ret = mpsc_recv(b->fd, b->buf, sizeof(b->buf));
+		break;
+	case SEND_TIMEOUT:
+		ret = mpsc_send_timeout(b->fd, b->msg, strlen(b->msg),
+					b->timeout_ns);
+		break;
+	case RECV_TIMEOUT:
+		ret = mpsc_recv_timeout(b->fd, b->buf, sizeof(b->buf),
+					b->timeout_ns);
+		break;
+	case SELECT:
+		ret = mpsc_select(&b->item, 1, b->timeout_ns);
+		break;
+	}
+	b->ret = ret;
+	__atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static bool blocked_asleep(struct blocked *b)
+{
+	/* do_epoll_wait or ep_poll; the module's waits are all mpsc_*. */
+	return asleep_in(b->tid, b->call == SELECT ? "poll" : "mpsc_");
+}
+
+/* Start @b's call and wait until it sleeps in the kernel. */
+static bool start_blocked(struct blocked *b)
+{
+	if (pthread_create(&b->thread, NULL, blocked_fn, b))
+		return false;
+	while (!__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST))
+		sleep_ms(1);
+	return blocked_asleep(b);
+}
+
+/* pthread_kill() @b's thread once and wait until the handler has run. */
+static bool interrupt(struct blocked *b)
+{
+	int before = signals_seen(), i;
+
+	if (pthread_kill(b->thread, SIGUSR1))
+		return false;
+	for (i = 0; i < 5000 && signals_seen() == before; i++)
+		sleep_ms(1);
+	return signals_seen() != before;
+}
+
+static bool blocked_done(struct blocked *b)
+{
+	return __atomic_load_n(&b->done, __ATOMIC_SEQ_CST);
+}
+
+/* Wait for @b's call to return: what it returned. */
+static ssize_t blocked_result(struct blocked *b)
+{
+	pthread_join(b->thread, NULL);
+	return b->ret;
+}
+
+/* How many messages @rx's channel holds, or -errno. */
+static ssize_t queued_msgs(int rx)
+{
+	struct mpsc_info info;
+	int ret = mpsc_info(rx, &info);
+
+	return ret < 0 ? ret : (ssize_t)info.queued_msgs;
+}
+
+TEST(recv_signal_eintr)
+{
+	int rx = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = RECV };
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(0));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	/* The channel is as it was: a message sent now is received. */
+	ASSERT_EQ(1, mpsc_send(rx, "x", 1));
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+TEST(recv_signal_sa_restart_goes_on)
+{
+	int rx = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = RECV };
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	ASSERT_TRUE(blocked_asleep(&b));
+	EXPECT_FALSE(blocked_done(&b));
+	ASSERT_EQ(5, mpsc_send(rx, "hello", 5));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(5, b.ret);
+	EXPECT_EQ(0, memcmp(b.buf, "hello", 5));
+	EXPECT_EQ(0, queued_msgs(rx));
+	close(rx);
+}
+
+/* A send to a full channel: interrupted, the message is not queued. */
+TEST(send_signal_eintr)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	struct blocked b = { .call = SEND, .msg = "b" };
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(1, mpsc_send(rx, "a", 1));
+	ASSERT_EQ(0, catch_sigusr1(0));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_EQ(1, queued_msgs(rx));
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('a', buf[0]);
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+TEST(send_signal_sa_restart_goes_on)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	struct blocked b = { .call = SEND, .msg = "b" };
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(1, mpsc_send(rx, "a", 1));
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	ASSERT_TRUE(blocked_asleep(&b));
+	EXPECT_FALSE(blocked_done(&b));
+	EXPECT_EQ(1, queued_msgs(rx));
+	ASSERT_EQ(1, mpsc_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('a', buf[0]);
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('b', buf[0]);
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+/* A rendezvous send interrupted before the hand-off is withdrawn. */
+TEST(rendezvous_send_signal_eintr_withdrawn)
+{
+	int rx = mpsc_sync_channel(0, O_CLOEXEC);
+	struct blocked b = { .call = SEND, .msg = "r" };
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(0));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_EQ(0, queued_msgs(rx));
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+TEST(recv_timeout_signal_eintr)
+{
+	int rx = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = RECV_TIMEOUT,
+			     .timeout_ns = 20000000000ULL };
+	uint64_t start;
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(0));
+	start = now_ns();
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_GT(10000000000ULL, now_ns() - start);
+	ASSERT_EQ(1, mpsc_send(rx, "x", 1));
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+TEST(recv_timeout_signal_sa_restart_goes_on)
+{
+	int rx = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = RECV_TIMEOUT,
+			     .timeout_ns = 20000000000ULL };
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	ASSERT_TRUE(blocked_asleep(&b));
+	EXPECT_FALSE(blocked_done(&b));
+	ASSERT_EQ(4, mpsc_send(rx, "late", 4));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(4, b.ret);
+	EXPECT_EQ(0, memcmp(b.buf, "late", 4));
+	close(rx);
+}
+
+TEST(send_timeout_signal_eintr)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	struct blocked b = { .call = SEND_TIMEOUT, .msg = "b",
+			     .timeout_ns = 20000000000ULL };
+	uint64_t start;
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(1, mpsc_send(rx, "a", 1));
+	ASSERT_EQ(0, catch_sigusr1(0));
+	start = now_ns();
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_GT(10000000000ULL, now_ns() - start);
+	EXPECT_EQ(1, queued_msgs(rx));
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('a', buf[0]);
+	EXPECT_EQ(-EAGAIN, mpsc_try_recv(rx, buf, sizeof(buf)));
+	close(rx);
+}
+
+TEST(send_timeout_signal_sa_restart_goes_on)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	struct blocked b = { .call = SEND_TIMEOUT, .msg = "b",
+			     .timeout_ns = 20000000000ULL };
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(1, mpsc_send(rx, "a", 1));
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	ASSERT_TRUE(blocked_asleep(&b));
+	EXPECT_FALSE(blocked_done(&b));
+	ASSERT_EQ(1, mpsc_recv(rx, buf, sizeof(buf)));
+	pthread_join(b.thread, NULL);
+	EXPECT_EQ(1, b.ret);
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('b', buf[0]);
+	close(rx);
+}
+
+/*
+ * Under SA_RESTART a _timeout call ends at the deadline it started with,
+ * however many signals restart it.  A pinger signals it every 10 ms for
+ * up to 1.5 s: a restart that took a fresh timeout would run until the
+ * pinger stops and then a whole timeout more.
+ */
+struct pinger {
+	pthread_t target;
+	int stop;
+};
+
+static void *pinger_fn(void *arg)
+{
+	struct pinger *p = arg;
+	int i;
+
+	for (i = 0; i < 150 && !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST);
+	     i++) {
+		pthread_kill(p->target, SIGUSR1);
+		sleep_ms(10);
+	}
+	return NULL;
+}
+
+#define DEADLINE_NS	300000000ULL	/* the timeout */
+#define LATE_NS		500000000ULL	/* what we allow past it */
+
+/* Run @b's _timeout call in this thread under the pinger: its duration. */
+static uint64_t timed_under_pinger(struct blocked *b)
+{
 	struct pinger p = { .target = pthread_self() };
-	int ch = mpsc_channel(O_CLOEXEC);
-	struct mpsc_select_item it = { .fd = ch, .events = MPSC_SELECT_RECV };
 	uint64_t start, took;
 	pthread_t t;
 
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
+	if (pthread_create(&t, NULL, pinger_fn, &p))
+		return 0;
 	start = now_ns();
-	EXPECT_EQ(-ETIMEDOUT, mpsc_select(&it, 1, 200000000));
+	blocked_fn(b);
 	took = now_ns() - start;
 	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(t, NULL);
-	EXPECT_LE(200000000, took);
-	EXPECT_GT(2000000000ULL, took);
+	return took;
+}
+
+TEST(recv_timeout_sa_restart_keeps_deadline)
+{
+	int rx = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = RECV_TIMEOUT, .timeout_ns = DEADLINE_NS };
+	uint64_t took;
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	took = timed_under_pinger(&b);
+	EXPECT_EQ(-ETIMEDOUT, b.ret);
+	EXPECT_LE(DEADLINE_NS, took);
+	EXPECT_GT(DEADLINE_NS + LATE_NS, took);
+	EXPECT_LT(2, signals_seen());
+	TH_LOG("timeout %llu ms: -ETIMEDOUT after %llu ms, %d signals",
+	       DEADLINE_NS / 1000000, (unsigned long long)took / 1000000,
+	       signals_seen());
+	close(rx);
+}
+
+TEST(send_timeout_sa_restart_keeps_deadline)
+{
+	int rx = mpsc_sync_channel(1, O_CLOEXEC);
+	struct blocked b = { .call = SEND_TIMEOUT, .msg = "y",
+			     .timeout_ns = DEADLINE_NS };
+	uint64_t took;
+	char buf[8];
+
+	ASSERT_LE(0, rx);
+	b.fd = rx;
+	ASSERT_EQ(1, mpsc_send(rx, "x", 1));
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	took = timed_under_pinger(&b);
+	EXPECT_EQ(-ETIMEDOUT, b.ret);
+	EXPECT_LE(DEADLINE_NS, took);
+	EXPECT_GT(DEADLINE_NS + LATE_NS, took);
+	EXPECT_LT(2, signals_seen());
+	TH_LOG("timeout %llu ms: -ETIMEDOUT after %llu ms, %d signals",
+	       DEADLINE_NS / 1000000, (unsigned long long)took / 1000000,
+	       signals_seen());
+	EXPECT_EQ(1, queued_msgs(rx));
+	EXPECT_EQ(1, mpsc_try_recv(rx, buf, sizeof(buf)));
+	EXPECT_EQ('x', buf[0]);
+	close(rx);
+}
+
+/* select: -EINTR without SA_RESTART, nothing ready, nothing taken. */
+TEST(select_signal_eintr)
+{
+	int ch = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = SELECT, .timeout_ns = 20000000000ULL };
+	char buf[8];
+
+	ASSERT_LE(0, ch);
+	b.item.fd = ch;
+	b.item.events = MPSC_SELECT_RECV;
+	ASSERT_EQ(0, catch_sigusr1(0));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_EQ(0, b.item.ready);
+	ASSERT_EQ(1, mpsc_send(ch, "x", 1));
+	EXPECT_EQ(0, mpsc_select(&b.item, 1, 0));
+	EXPECT_EQ(1, mpsc_try_recv(ch, buf, sizeof(buf)));
 	close(ch);
 }
 
-/* send_timeout keeps its deadline across signals too. */
-TEST(send_timeout_survives_signals)
+/* ... and with SA_RESTART too: the kernel never restarts an epoll wait. */
+TEST(select_signal_eintr_even_with_sa_restart)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	int ch = mpsc_channel(O_CLOEXEC);
+	struct blocked b = { .call = SELECT, .timeout_ns = MPSC_WAIT_FOREVER };
+
+	ASSERT_LE(0, ch);
+	b.item.fd = ch;
+	b.item.events = MPSC_SELECT_RECV;
+	ASSERT_EQ(0, catch_sigusr1(SA_RESTART));
+	ASSERT_TRUE(start_blocked(&b));
+	ASSERT_TRUE(interrupt(&b));
+	EXPECT_EQ(-EINTR, blocked_result(&b));
+	EXPECT_EQ(0, b.item.ready);
+	close(ch);
+}
+
+/* The try_ functions never sleep, so signals never make them fail. */
+TEST(try_calls_never_eintr)
+{
 	struct pinger p = { .target = pthread_self() };
-	int rx = mpsc_sync_channel(1, O_CLOEXEC);
-	uint64_t start, took;
+	int rx = mpsc_sync_channel(1, O_CLOEXEC), wrong = 0, calls = 0;
 	pthread_t t;
+	char buf[8];
 
 	ASSERT_LE(0, rx);
 	ASSERT_EQ(1, mpsc_send(rx, "x", 1));
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, catch_sigusr1(0));
 	ASSERT_EQ(0, pthread_create(&t, NULL, pinger_fn, &p));
-	start = now_ns();
-	EXPECT_EQ(-ETIMEDOUT, mpsc_send_timeout(rx, "y", 1, 200000000));
-	took = now_ns() - start;
+	/* Full, then empty: each call fails at once, never with -EINTR. */
+	while (signals_seen() < 10 && !wrong) {
+		wrong += mpsc_try_send(rx, "y", 1) != -EAGAIN;
+		wrong += mpsc_send_timeout(rx, "y", 1, 0) != -ETIMEDOUT;
+		wrong += mpsc_try_recv(rx, buf, sizeof(buf)) != 1;
+		wrong += mpsc_try_recv(rx, buf, sizeof(buf)) != -EAGAIN;
+		wrong += mpsc_recv_timeout(rx, buf, sizeof(buf), 0) != -ETIMEDOUT;
+		wrong += mpsc_try_send(rx, "x", 1) != 1;
+		calls += 6;
+	}
 	__atomic_store_n(&p.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(t, NULL);
-	EXPECT_LE(200000000, took);
-	EXPECT_GT(2000000000ULL, took);
+	EXPECT_EQ(0, wrong) TH_LOG("after %d calls", calls);
+	EXPECT_LE(10, signals_seen());
 	close(rx);
 }
 

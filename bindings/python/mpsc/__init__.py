@@ -137,7 +137,7 @@ def _info(fd):
     fields = struct.unpack(_uapi.INFO, buf)
     keys = ("flags", "state", "id", "queued_msgs", "queued_bytes",
             "max_queue_bytes", "max_msg_size", "capacity", "senders",
-            "sent", "received")
+            "sent", "received", "queued_mem")
     return dict(zip(keys, fields))
 
 

@@ -31,7 +31,7 @@ MAGIC = 0xB8
 
 # struct layouts, little-endian x86-64 (identical for 32-bit callers)
 CLONE_ARGS = "<Ii2Q"          # flags, fd, reserved[2]
-INFO = "<II9Q6Q"              # flags, state, id ... received, reserved[6]
+INFO = "<II10Q5Q"             # flags, state, id ... received, queued_mem, reserved[5]
 PEEK_ARGS = "<QII"            # len, flags, reserved
 CAPACITY_ARGS = "<QII"        # capacity, flags, reserved
 XFER = "<QQQII2Q"             # buf, len, timeout_ns, flags, reserved0, reserved[2]

@@ -30,7 +30,8 @@ pub struct Info {
     pub senders: u64,
     pub sent: u64,
     pub received: u64,
-    pub reserved: [u64; 6],
+    pub queued_mem: u64,
+    pub reserved: [u64; 5],
 }
 
 #[repr(C)]
