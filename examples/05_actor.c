@@ -1,47 +1,47 @@
 // SPDX-License-Identifier: MIT
 /*
- * The seed's actor: a thread owns its state and serves requests from a
- * channel; each request carries a sender of a reply channel.
+ * The seed's actor, across processes: the actor is a process of its own
+ * that owns its state and serves requests from a channel.  Each request
+ * carries the sender of its reply channel inside the message, as Rust's
+ * Sender<(Request, Sender<Response>)> does: no socket, no fd numbers.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mpsc.h>
 
-/* A request: where to reply (a sender fd, valid in this process), text. */
-struct request {
-	int reply_fd;
-	char text[60];
-};
-
-static void *my_actor(void *arg)
+/* The actor: answer each request on the channel that came with it. */
+static int my_actor(int requests)
 {
-	int requests = *(int *)arg;
-	struct request req;
-	char response[96];
+	char text[64], response[96];
+	unsigned int nfds;
+	int fds[MPSC_MAX_HANDLES];
+	ssize_t n;
 
-	/* The actor's loop ends when every address is gone. */
-	while (mpsc_recv(requests, &req, sizeof(req)) > 0) {
-		snprintf(response, sizeof(response), "Actor received: %s",
-			 req.text);
-		mpsc_send(req.reply_fd, response, strlen(response));
-		close(req.reply_fd);
+	/* The loop ends when every address is gone. */
+	while ((n = mpsc_recv_handles(requests, text, sizeof(text), fds,
+				      &nfds, O_CLOEXEC)) > 0) {
+		if (nfds != 1)
+			continue;
+		snprintf(response, sizeof(response), "Actor received: %.*s",
+			 (int)n, text);
+		mpsc_send(fds[0], response, strlen(response));
+		close(fds[0]);	/* the requester's channel disconnects */
 	}
-	return NULL;
+	return n < 0;
 }
 
 int main(void)
 {
-	struct request req = { 0 };
+	int requests, addr, reply, status;
 	char response[96];
-	pthread_t actor;
-	int requests, addr, reply;
+	pid_t actor;
 	ssize_t n;
 
-	/* Start a new actor; addr is its address. */
+	/* Start a new actor in its own process; addr is its address. */
 	requests = mpsc_channel(O_CLOEXEC);
 	if (requests < 0) {
 		fprintf(stderr, "mpsc_channel: %s\n", strerror(-requests));
@@ -49,21 +49,26 @@ int main(void)
 	}
 	addr = mpsc_sender_clone(requests, O_CLOEXEC);
 	mpsc_disconnect(requests);
-	pthread_create(&actor, NULL, my_actor, &requests);
+	actor = fork();
+	if (actor == 0) {
+		close(addr);
+		_exit(my_actor(requests));
+	}
+	close(requests);
 
 	/* Send a message to the actor, with a channel for the response. */
 	reply = mpsc_sync_channel(1, O_CLOEXEC);
-	req.reply_fd = mpsc_sender_clone(reply, O_CLOEXEC);
-	mpsc_disconnect(reply);
-	strcpy(req.text, "Hello, Actix!");
-	mpsc_send(addr, &req, sizeof(req));
+	n = mpsc_send_handles(addr, "Hello, Actix!", 13, &reply, 1);
+	if (n < 0)
+		fprintf(stderr, "mpsc_send_handles: %s\n", strerror(-n));
+	mpsc_disconnect(reply);	/* only the sender in the request is left */
 
 	n = mpsc_recv(reply, response, sizeof(response));
 	if (n > 0)
 		printf("%.*s\n", (int)n, response);
 	else
 		printf("Failed to receive response from actor.\n");
-	close(addr);
-	pthread_join(actor, NULL);
+	close(addr);		/* the actor's address is gone: it stops */
+	waitpid(actor, &status, 0);
 	return 0;
 }

@@ -30,15 +30,21 @@
  * Three kinds of writer make offers:
  *   blocking   sleeps until its offer is committed or withdrawn.
  *   one-shot   a non-blocking send (O_NONBLOCK, a timeout of 0) offers
- *              only to a reader already asleep in read() with nothing on
- *              its way to it, then waits for that one reader's verdict:
- *              if the reader cannot take it (buffer too small, fault), or
- *              a signal comes first, the offer is withdrawn and the send
- *              fails with EAGAIN.
- *   async      an asynchronous kiocb (io_uring, aio) on a file without
- *              O_NONBLOCK is queued with its offer and completed when the
- *              offer is committed (its length), or withdrawn by the
- *              receiver closing or going away (EPIPE).
+ *              only when a reader is asleep in read() with nothing on its
+ *              way to it, then waits for the verdict of the reader that
+ *              takes it: if that reader cannot hold it (buffer too small,
+ *              fault), or a signal comes first, or every reader has left
+ *              without taking it, the offer is withdrawn and the send
+ *              fails with EAGAIN.  The wait lasts as long as that reader's
+ *              copy, as a pipe writer waits for the pipe's mutex.
+ *   async      the non-blocking first attempt of an asynchronous request
+ *              (io_uring) on a file without O_NONBLOCK is queued with its
+ *              offer, at most MPSC_MAX_ASYNC per channel, and completed
+ *              when the offer is committed (its length), or withdrawn by
+ *              the receiver closing or going away (EPIPE).  It cannot be
+ *              cancelled otherwise: io_uring waits for it when its task
+ *              exits.  An asynchronous request that may block (io_uring's
+ *              worker, aio) is a blocking writer.
  *
  * Wake-ups of wait queues (readers, pollers) are decided under chan->lock
  * and issued after it is dropped.  The decision may look at
@@ -84,6 +90,7 @@ struct mpsc_tx_waiter {
 	struct mpsc_handle *h;
 	struct mpsc_msg *msg;		/* the offer; NULL once not ours */
 	size_t len;
+	unsigned int nr_handles;
 	int status;			/* MPSC_OFFERED, 0 taken, or -errno */
 	bool once;			/* one-shot: one reader, one try */
 };
@@ -91,7 +98,11 @@ struct mpsc_tx_waiter {
 /* Wake-ups to issue once chan->lock is dropped. */
 #define MPSC_WAKE_RX		BIT(0)	/* one reader and the receiver's pollers */
 #define MPSC_WAKE_RX_ALL	BIT(1)	/* every reader: end of file */
-#define MPSC_WAKE_TX		BIT(2)	/* sender pollers: room, or an error */
+#define MPSC_WAKE_TX		BIT(2)	/* sender pollers: room */
+#define MPSC_WAKE_TX_ERR	BIT(3)	/* sender pollers: sends fail now */
+
+/* Rendezvous writes queued asynchronously, at most, per channel. */
+#define MPSC_MAX_ASYNC		64
 
 /* Messages freed between two cond_resched() calls when a queue is purged. */
 #define MPSC_PURGE_BATCH	64
@@ -137,16 +148,28 @@ void mpsc_chan_exit(void)
  * its slab size; a larger payload in a buffer of its own, which kvmalloc
  * takes from kmalloc when it can, rounded up to a power-of-two number of
  * pages (a 64 KiB + 1 byte payload holds 128 KiB), or else from vmalloc,
- * whole pages, which is less.  This is what the per-user ceiling counts.
+ * whole pages, which is less.  Each sender role it carries adds a handle
+ * and a pointer to it.  This is what the per-user ceiling counts.
  */
-static size_t mpsc_msg_cost(size_t len)
+static size_t mpsc_msg_cost(size_t len, unsigned int nr_handles)
 {
 	size_t size = struct_size((struct mpsc_msg *)NULL, inline_data, len);
+	size_t cost;
 
 	if (size <= PAGE_SIZE)
-		return kmalloc_size_roundup(size);
-	return kmalloc_size_roundup(sizeof(struct mpsc_msg)) +
-	       kmalloc_size_roundup(len);
+		cost = kmalloc_size_roundup(size);
+	else
+		cost = kmalloc_size_roundup(sizeof(struct mpsc_msg)) +
+		       kmalloc_size_roundup(len);
+	if (nr_handles)
+		cost += kmalloc_size_roundup(nr_handles * sizeof(void *)) +
+			nr_handles * kmem_cache_size(mpsc_handle_cachep);
+	return cost;
+}
+
+static size_t mpsc_msg_mem(const struct mpsc_msg *msg)
+{
+	return mpsc_msg_cost(msg->len, msg->nr_handles);
 }
 
 /* A message of @len bytes, charged to the caller's memory cgroup. */
@@ -172,16 +195,27 @@ static struct mpsc_msg *mpsc_msg_alloc(size_t len)
 	}
 	msg->len = len;
 	msg->sender = NULL;
+	msg->handles = NULL;
+	msg->nr_handles = 0;
 	msg->busy = false;
 	msg->orphan = false;
 	INIT_LIST_HEAD(&msg->node);
 	return msg;
 }
 
+/*
+ * Free @msg, releasing the sender roles it carries: never under a
+ * channel's lock, since releasing a role takes its channel's.
+ */
 static void mpsc_msg_free(struct mpsc_msg *msg)
 {
+	unsigned int i;
+
 	if (!msg)
 		return;
+	for (i = 0; i < msg->nr_handles; i++)
+		mpsc_handle_release(msg->handles[i]);
+	kfree(msg->handles);
 	if (msg->data != msg->inline_data)
 		kvfree(msg->data);
 	kfree(msg);
@@ -235,7 +269,7 @@ struct mpsc_handle *mpsc_chan_create(void)
 	chan->max_bytes = READ_ONCE(mpsc_max_queue_bytes);
 	chan->max_msg = min_t(size_t, READ_ONCE(mpsc_max_msg_size),
 			      chan->max_bytes);
-	chan->exempt = capable(CAP_SYS_RESOURCE);
+	chan->exempt = has_capability_noaudit(current, CAP_SYS_RESOURCE);
 	init_waitqueue_head(&chan->rx_wait);
 	init_waitqueue_head(&chan->tx_poll);
 	kref_init(&chan->ref);
@@ -292,9 +326,12 @@ static void mpsc_wake(struct mpsc_chan *chan, unsigned int wake)
 	else if (wake & MPSC_WAKE_RX)
 		wake_up_interruptible_poll(&chan->rx_wait,
 					   EPOLLIN | EPOLLRDNORM);
-	if (wake & MPSC_WAKE_TX)
+	if (wake & MPSC_WAKE_TX_ERR)
 		wake_up_interruptible_poll(&chan->tx_poll,
 					   EPOLLOUT | EPOLLWRNORM | EPOLLERR);
+	else if (wake & MPSC_WAKE_TX)
+		wake_up_interruptible_poll(&chan->tx_poll,
+					   EPOLLOUT | EPOLLWRNORM);
 }
 
 /*
@@ -338,8 +375,7 @@ static bool mpsc_room(const struct mpsc_chan *chan, size_t len)
 
 /*
  * Rendezvous: is a reader asleep in read() with no message on its way to
- * it?  Held and reserved messages all count against the idle readers, so
- * a one-shot send never waits for a reader that is busy elsewhere.
+ * it?  Held and reserved messages all count against the idle readers.
  */
 static bool mpsc_rx_free(const struct mpsc_chan *chan)
 {
@@ -420,15 +456,18 @@ static unsigned int mpsc_room_freed(struct mpsc_chan *chan)
 }
 
 /*
- * Reserve room for @len bytes and charge its memory to the channel's
- * user.  Return: 0, or -EDQUOT with nothing reserved.
+ * Reserve room for a message of @len bytes and @nr_handles sender roles,
+ * and charge its memory to the channel's user.  Return: 0, or -EDQUOT
+ * with nothing reserved.
  */
-static int mpsc_reserve(struct mpsc_chan *chan, size_t len)
+static int mpsc_reserve(struct mpsc_chan *chan, size_t len,
+			unsigned int nr_handles)
 {
 	int ret;
 
 	lockdep_assert_held(&chan->lock);
-	ret = mpsc_user_charge(chan->user, mpsc_msg_cost(len), chan->exempt);
+	ret = mpsc_user_charge(chan->user, mpsc_msg_cost(len, nr_handles),
+			       chan->exempt);
 	if (ret)
 		return ret;
 	chan->resv_msgs++;
@@ -437,12 +476,13 @@ static int mpsc_reserve(struct mpsc_chan *chan, size_t len)
 }
 
 /* Give back a reservation that will not be queued. */
-static unsigned int mpsc_unreserve(struct mpsc_chan *chan, size_t len)
+static unsigned int mpsc_unreserve(struct mpsc_chan *chan, size_t len,
+				   unsigned int nr_handles)
 {
 	lockdep_assert_held(&chan->lock);
 	chan->resv_msgs--;
 	chan->resv_bytes -= len;
-	mpsc_user_uncharge(chan->user, mpsc_msg_cost(len));
+	mpsc_user_uncharge(chan->user, mpsc_msg_cost(len, nr_handles));
 	return mpsc_room_freed(chan);
 }
 
@@ -457,7 +497,8 @@ static unsigned int mpsc_enqueue(struct mpsc_chan *chan, struct mpsc_msg *msg)
 	chan->resv_bytes -= msg->len;
 	chan->nr_msgs++;
 	chan->nr_bytes += msg->len;
-	chan->mem += mpsc_msg_cost(msg->len);
+	chan->nr_handles += msg->nr_handles;
+	chan->mem += mpsc_msg_mem(msg);
 	list_add_tail(&msg->node, &chan->msgs);
 	/* A rendezvous send is counted when a reader commits it. */
 	if (!msg->sender)
@@ -471,11 +512,12 @@ static unsigned int mpsc_enqueue(struct mpsc_chan *chan, struct mpsc_msg *msg)
  */
 static unsigned int mpsc_uncount(struct mpsc_chan *chan, struct mpsc_msg *msg)
 {
-	size_t cost = mpsc_msg_cost(msg->len);
+	size_t cost = mpsc_msg_mem(msg);
 
 	lockdep_assert_held(&chan->lock);
 	chan->nr_msgs--;
 	chan->nr_bytes -= msg->len;
+	chan->nr_handles -= msg->nr_handles;
 	chan->mem -= cost;
 	mpsc_user_uncharge(chan->user, cost);
 	return mpsc_room_freed(chan);
@@ -498,18 +540,23 @@ static unsigned int mpsc_withdraw(struct mpsc_chan *chan,
 	lockdep_assert_held(&chan->lock);
 	list_del_init(&w->node);
 	msg->sender = NULL;
-	if (msg->busy) {
-		WARN_ON_ONCE(!w->task);
-		msg->orphan = true;
-		w->msg = NULL;
-	} else {
-		list_del_init(&msg->node);
-	}
+	if (w->once)
+		chan->nr_once--;
+	if (!w->task)
+		chan->nr_async--;
 	w->status = err;
 	if (w->task)
 		wake_up_process(w->task);
 	else
 		list_add_tail(&w->node, done);
+	if (msg->busy) {
+		/* Still held, and still counted, until that reader lets go. */
+		WARN_ON_ONCE(!w->task);
+		msg->orphan = true;
+		w->msg = NULL;
+		return 0;
+	}
+	list_del_init(&msg->node);
 	return mpsc_uncount(chan, msg);
 }
 
@@ -520,11 +567,14 @@ static unsigned int mpsc_withdraw(struct mpsc_chan *chan,
 static void mpsc_complete(struct list_head *done)
 {
 	struct mpsc_tx_waiter *w, *next;
+	unsigned int n = 0;
 
 	list_for_each_entry_safe(w, next, done, node) {
 		mpsc_msg_free(w->msg);
 		w->iocb->ki_complete(w->iocb, w->status);
 		kfree(w);
+		if (!(++n % MPSC_PURGE_BATCH))
+			cond_resched();
 	}
 }
 
@@ -585,6 +635,8 @@ static int mpsc_admit(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 			return -EAGAIN;
 		if (w->once && !mpsc_rx_free(chan))
 			return -EAGAIN;
+		if (!w->task && chan->nr_async >= MPSC_MAX_ASYNC)
+			return -EAGAIN;
 	} else if (!list_empty(&chan->tx_waiters) ||
 		   !mpsc_room(chan, w->len)) {
 		*waited = true;
@@ -592,7 +644,7 @@ static int mpsc_admit(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 		if (ret)
 			return ret;
 	}
-	ret = mpsc_reserve(chan, w->len);
+	ret = mpsc_reserve(chan, w->len, w->nr_handles);
 	/* What is left over is for the next writer in line. */
 	mpsc_tx_kick(chan);
 	return ret;
@@ -614,7 +666,8 @@ static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 	for (;;) {
 		if (w->status != MPSC_OFFERED)
 			return w->status;
-		if (!chan->rx_open || chan->closed)
+		/* An offer being copied out is decided by that copy. */
+		if ((!chan->rx_open || chan->closed) && !w->msg->busy)
 			ret = -EPIPE;
 		else if (signal_pending(current))
 			/* A non-blocking send never reports EINTR. */
@@ -632,23 +685,50 @@ static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 	return ret;
 }
 
+/*
+ * Give @msg a sender role for each of the @nfds fds of @fds.  Return: 0,
+ * or a negative errno with the roles taken so far left on @msg for
+ * mpsc_msg_free() to release.
+ */
+static int mpsc_msg_attach(struct mpsc_msg *msg, const int *fds,
+			   unsigned int nfds)
+{
+	struct mpsc_handle *nh;
+
+	msg->handles = kmalloc_array(nfds, sizeof(*msg->handles),
+				     GFP_KERNEL_ACCOUNT);
+	if (!msg->handles)
+		return -ENOMEM;
+	while (msg->nr_handles < nfds) {
+		nh = mpsc_sender_fd_get(fds[msg->nr_handles]);
+		if (IS_ERR(nh))
+			return PTR_ERR(nh);
+		msg->handles[msg->nr_handles++] = nh;
+	}
+	return 0;
+}
+
 /**
  * mpsc_send() - send one message through sender handle @h (any sender)
  * @h: a handle that holds a sender role
  * @from: the whole message, 1 to max_msg bytes
+ * @fds: sender fds to attach, as mpsc_sender_fd_check() accepts them
+ * @nfds: how many, at most MPSC_MAX_HANDLES
  * @expires: absolute CLOCK_MONOTONIC deadline, or NULL for none
  * @nowait: fail with -EAGAIN rather than sleep
  * @iocb: an asynchronous request that may be completed later, or NULL
  *
  * Room is reserved first, and charged to the channel's user; only then is
  * the message allocated (charged to the caller's memory cgroup) and copied
- * in, without the lock, and queued whole.  On a rendezvous channel the
+ * in, without the lock, and each fd of @fds gives it a new sender role of
+ * its channel; then it is queued whole.  On a rendezvous channel the
  * call returns once a reader has received the message: without sleeping
  * that is possible only when a reader is already waiting in read(), and
  * an asynchronous @iocb is queued with its message and completed later.
  *
  * Return: the message length; -EIOCBQUEUED when @iocb was queued; 0 for an
- * empty @from, which queues nothing; -EMSGSIZE, -EFAULT, -ENOMEM; -EDQUOT
+ * empty @from, which queues nothing; -EMSGSIZE, -EFAULT, -ENOMEM; -EBADF,
+ * -EINVAL or -EPIPE for an fd of @fds that is not a sender; -EDQUOT
  * when the channel's user is over max_user_bytes; -EPIPE when @h has no
  * sender role or the receiver is closed or gone; -EAGAIN, -ETIMEDOUT or
  * -ERESTARTSYS when there was no room (or, on a rendezvous channel, no
@@ -656,7 +736,8 @@ static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
  * withdrawn untaken.
  */
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
-		  ktime_t *expires, bool nowait, struct kiocb *iocb)
+		  const int *fds, unsigned int nfds, ktime_t *expires,
+		  bool nowait, struct kiocb *iocb)
 {
 	struct mpsc_chan *chan = h->chan;
 	size_t len = iov_iter_count(from);
@@ -665,6 +746,7 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		.task = current,
 		.h = h,
 		.len = len,
+		.nr_handles = nfds,
 		.status = MPSC_OFFERED,
 	};
 	struct mpsc_tx_waiter *aw = NULL;
@@ -693,6 +775,8 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	ret = mpsc_admit(chan, &w, expires, nowait || async, &waited);
 	if (ret)
 		goto out_unlock;
+	/* The capacity may have changed while this writer slept. */
+	offer = !chan->capacity;
 	spin_unlock(&chan->lock);
 
 	msg = mpsc_msg_alloc(len);
@@ -707,6 +791,8 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		ret = -ENOMEM;
 	else if (!copy_from_iter_full(msg->data, len, from))
 		ret = -EFAULT;
+	else if (nfds)
+		ret = mpsc_msg_attach(msg, fds, nfds);
 
 	spin_lock(&chan->lock);
 	if (!ret)
@@ -715,7 +801,7 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	if (!ret && w.once && chan->rx_idle < chan->nr_msgs + chan->resv_msgs)
 		ret = -EAGAIN;
 	if (ret) {
-		wake |= mpsc_unreserve(chan, len);
+		wake |= mpsc_unreserve(chan, len, nfds);
 		goto out_unlock;
 	}
 	if (!offer) {
@@ -731,6 +817,7 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		aw->msg = msg;
 		msg->sender = aw;
 		list_add_tail(&aw->node, &chan->offers);
+		chan->nr_async++;
 		wake |= mpsc_enqueue(chan, msg);
 		/* From here on a reader may complete and free both. */
 		msg = NULL;
@@ -741,6 +828,8 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	w.msg = msg;
 	msg->sender = &w;
 	list_add_tail(&w.node, &chan->offers);
+	if (w.once)
+		chan->nr_once++;
 	wake |= mpsc_enqueue(chan, msg);
 	/* A one-shot offer waits for its reader's verdict, not a deadline. */
 	ret = mpsc_offer_wait(chan, &w, w.once ? NULL : expires, &wake);
@@ -773,6 +862,10 @@ static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_msg **msgp,
 	int ret;
 
 	for (;;) {
+		/* A dying reader takes nothing: it could not deliver it. */
+		ret = -ERESTARTSYS;
+		if (fatal_signal_pending(current))
+			break;
 		*msgp = list_first_entry_or_null(&chan->msgs, struct mpsc_msg,
 						 node);
 		ret = 0;
@@ -813,6 +906,10 @@ static unsigned int mpsc_commit(struct mpsc_chan *chan, struct mpsc_msg *msg,
 	chan->received++;
 	if (w) {
 		chan->sent++;
+		if (w->once)
+			chan->nr_once--;
+		if (!w->task)
+			chan->nr_async--;
 		list_del_init(&w->node);
 		msg->sender = NULL;
 		w->msg = NULL;
@@ -846,6 +943,177 @@ static unsigned int mpsc_putback(struct mpsc_chan *chan, struct mpsc_msg *msg,
 	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
 }
 
+/*
+ * Write @msg as the next record of batch @b, at @b->buf + @b->used: its
+ * header, its fds (installed when @b asks for handles, else -1), and its
+ * payload.  Without the lock; @msg is busy, so it stays put.  Return: 0
+ * with *@ninst fds installed in @fds, or a negative errno with none.
+ */
+static int mpsc_put_record(struct mpsc_msg *msg, struct mpsc_batch *b,
+			   int *fds, unsigned int *ninst)
+{
+	u8 __user *rec = b->buf + b->used;
+	u8 __user *ufds = rec + sizeof(struct mpsc_rec);
+	u8 __user *data = ufds + MPSC_REC_FDS_SIZE(msg->nr_handles);
+	struct mpsc_rec hdr = {
+		.len = msg->len,
+		.nfds = msg->nr_handles,
+	};
+	size_t fsize = msg->nr_handles * sizeof(int);
+	unsigned int i;
+	int ret;
+
+	*ninst = 0;
+	if (msg->nr_handles && !b->handles)
+		hdr.flags = MPSC_REC_HANDLES_DROPPED;
+	for (i = 0; i < msg->nr_handles; i++)
+		fds[i] = -1;
+	if (copy_to_user(rec, &hdr, sizeof(hdr)) ||
+	    copy_to_user(ufds, fds, fsize) ||
+	    copy_to_user(data, msg->data, msg->len))
+		return -EFAULT;
+	if (!msg->nr_handles || !b->handles)
+		return 0;
+	ret = mpsc_handles_install(msg->handles, msg->nr_handles, b->o_flags,
+				   fds);
+	if (ret)
+		return ret;
+	if (copy_to_user(ufds, fds, fsize)) {
+		mpsc_handles_uninstall(fds, msg->nr_handles);
+		return -EFAULT;
+	}
+	*ninst = msg->nr_handles;
+	return 0;
+}
+
+/*
+ * A reader is leaving.  If none is left asleep in read(), the one-shot
+ * offers still queued were made to readers that took something else (a
+ * message ahead of them that they then could not hold, say): nobody is
+ * coming for them, so withdraw them (EAGAIN) rather than let a
+ * non-blocking send wait.  Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_strand_check(struct mpsc_chan *chan,
+				      struct list_head *done)
+{
+	struct mpsc_tx_waiter *w, *next;
+	unsigned int wake = 0;
+
+	lockdep_assert_held(&chan->lock);
+	if (!chan->nr_once || chan->rx_idle)
+		return 0;
+	list_for_each_entry_safe(w, next, &chan->offers, node)
+		if (w->once && !w->msg->busy)
+			wake |= mpsc_withdraw(chan, w, -EAGAIN, done);
+	return wake;
+}
+
+/*
+ * The receive loop behind mpsc_recv() (@b NULL: one message into @to) and
+ * mpsc_recv_batch() (records into @b).  Each message is taken under the
+ * lock, copied out without it, and committed under it, or put back.  A
+ * batch waits only for its first message.
+ */
+static ssize_t mpsc_recv_loop(struct mpsc_handle *h, struct iov_iter *to,
+			      struct mpsc_batch *b, ktime_t *expires,
+			      bool nowait, size_t *need)
+{
+	struct mpsc_chan *chan = h->chan;
+	int fds[MPSC_MAX_HANDLES];
+	unsigned int wake = 0, ninst;
+	struct mpsc_msg *msg, *next;
+	bool expired = false;
+	LIST_HEAD(done);
+	LIST_HEAD(dead);
+	size_t size, room, copied = 0;
+	bool first;
+	ssize_t ret;
+
+	spin_lock(&chan->lock);
+	for (;;) {
+		first = !b || !b->count;
+		if (first) {
+			ret = mpsc_rx_wait(chan, &msg, expires, nowait,
+					   &expired);
+			if (ret || !msg)
+				break;
+		} else {
+			msg = list_first_entry_or_null(&chan->msgs,
+						       struct mpsc_msg, node);
+			if (!msg || (b->max && b->count >= b->max))
+				break;
+		}
+		if (b) {
+			size = MPSC_REC_SIZE(msg->len, msg->nr_handles);
+			room = b->size - b->used;
+		} else {
+			size = msg->len;
+			room = iov_iter_count(to);
+		}
+		if (size > room) {
+			if (!first)
+				break;
+			if (need)
+				*need = size;
+			if (msg->sender && msg->sender->once)
+				wake |= mpsc_withdraw(chan, msg->sender,
+						      -EAGAIN, &done);
+			else if (mpsc_waiting(chan, &chan->rx_wait))
+				wake |= MPSC_WAKE_RX;
+			ret = -EMSGSIZE;
+			break;
+		}
+		list_del_init(&msg->node);
+		msg->busy = true;
+		spin_unlock(&chan->lock);
+
+		ninst = 0;
+		if (b) {
+			ret = mpsc_put_record(msg, b, fds, &ninst);
+		} else {
+			copied = copy_to_iter(msg->data, msg->len, to);
+			ret = copied == msg->len ? 0 : -EFAULT;
+		}
+
+		spin_lock(&chan->lock);
+		msg->busy = false;
+		if (msg->orphan) {
+			/* Its writer gave up meanwhile: not delivered. */
+			wake |= mpsc_uncount(chan, msg);
+			spin_unlock(&chan->lock);
+			mpsc_handles_uninstall(fds, ninst);
+			mpsc_msg_free(msg);
+			if (!b)
+				iov_iter_revert(to, copied);
+			spin_lock(&chan->lock);
+			continue;
+		}
+		if (ret) {
+			wake |= mpsc_putback(chan, msg, &done);
+			break;
+		}
+		wake |= mpsc_commit(chan, msg, &done);
+		list_add_tail(&msg->node, &dead);
+		if (!b) {
+			ret = msg->len;
+			break;
+		}
+		b->count++;
+		b->used += size;
+	}
+	wake |= mpsc_strand_check(chan, &done);
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
+	mpsc_complete(&done);
+	/* Their roles are installed anew, or dropped: release theirs. */
+	list_for_each_entry_safe(msg, next, &dead, node)
+		mpsc_msg_free(msg);
+	/* A batch that moved messages reports them; the error comes next. */
+	if (b && b->count)
+		return b->count;
+	return ret;
+}
+
 /**
  * mpsc_recv() - receive one message (the receiver only)
  * @h: the receiver's handle
@@ -860,7 +1128,8 @@ static unsigned int mpsc_putback(struct mpsc_chan *chan, struct mpsc_msg *msg,
  * still counts against the limits, and other readers do not see end of
  * file.  (With several threads reading one receiver, one of them may
  * meanwhile receive the message behind it.)  Committing a rendezvous
- * message completes its writer's send.
+ * message completes its writer's send.  Sender roles the message carries
+ * are dropped: only a batch receive that asks for them installs them.
  *
  * Return: the message length; 0 at end of file (nothing held, and no
  * sender left or the receiver closed); -EMSGSIZE, leaving the message at
@@ -870,62 +1139,31 @@ static unsigned int mpsc_putback(struct mpsc_chan *chan, struct mpsc_msg *msg,
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need)
 {
-	struct mpsc_chan *chan = h->chan;
-	size_t room = iov_iter_count(to);
-	struct mpsc_msg *msg, *dead = NULL;
-	unsigned int wake = 0;
-	bool expired = false;
-	LIST_HEAD(done);
-	size_t copied;
-	ssize_t ret;
+	return mpsc_recv_loop(h, to, NULL, expires, nowait, need);
+}
 
-	spin_lock(&chan->lock);
-	for (;;) {
-		ret = mpsc_rx_wait(chan, &msg, expires, nowait, &expired);
-		if (ret || !msg)
-			break;
-		if (msg->len > room) {
-			if (need)
-				*need = msg->len;
-			if (msg->sender && msg->sender->once)
-				wake |= mpsc_withdraw(chan, msg->sender,
-						      -EAGAIN, &done);
-			else if (mpsc_waiting(chan, &chan->rx_wait))
-				wake |= MPSC_WAKE_RX;
-			ret = -EMSGSIZE;
-			break;
-		}
-		list_del_init(&msg->node);
-		msg->busy = true;
-		spin_unlock(&chan->lock);
-
-		copied = copy_to_iter(msg->data, msg->len, to);
-
-		spin_lock(&chan->lock);
-		msg->busy = false;
-		if (msg->orphan) {
-			/* Its writer gave up meanwhile: not delivered. */
-			spin_unlock(&chan->lock);
-			mpsc_msg_free(msg);
-			iov_iter_revert(to, copied);
-			spin_lock(&chan->lock);
-			continue;
-		}
-		if (copied != msg->len) {
-			wake |= mpsc_putback(chan, msg, &done);
-			ret = -EFAULT;
-			break;
-		}
-		wake |= mpsc_commit(chan, msg, &done);
-		dead = msg;
-		ret = msg->len;
-		break;
-	}
-	spin_unlock(&chan->lock);
-	mpsc_wake(chan, wake);
-	mpsc_complete(&done);
-	mpsc_msg_free(dead);
-	return ret;
+/**
+ * mpsc_recv_batch() - receive messages as packed records (the receiver only)
+ * @h: the receiver's handle
+ * @b: the batch: where, how many at most, whether to install handles
+ * @expires: absolute CLOCK_MONOTONIC deadline, or NULL for none
+ * @nowait: fail with -EAGAIN rather than sleep
+ * @need: if not NULL, set to the first record's size on -EMSGSIZE
+ *
+ * Waits for one message as mpsc_recv() does, then takes as many more as
+ * are queued, fit and @b allows, each exactly once (tokio's recv_many).
+ * When @b asks for handles, the sender roles of each message are installed
+ * as new fds, all or none; otherwise they are dropped and the record says
+ * so.  A fault or a failed install part-way puts that message back and
+ * ends the batch.
+ *
+ * Return: the number of messages received; 0 at end of file; or, when
+ * none was, the errors of mpsc_recv(), -EMFILE, -ENOMEM or an LSM's.
+ */
+ssize_t mpsc_recv_batch(struct mpsc_handle *h, struct mpsc_batch *b,
+			ktime_t *expires, bool nowait, size_t *need)
+{
+	return mpsc_recv_loop(h, NULL, b, expires, nowait, need);
 }
 
 /**
@@ -1023,7 +1261,7 @@ void mpsc_close(struct mpsc_handle *h)
 		if (mpsc_eof(chan) && mpsc_waiting(chan, &chan->rx_wait))
 			wake |= MPSC_WAKE_RX_ALL;
 		if (mpsc_waiting(chan, &chan->tx_poll))
-			wake |= MPSC_WAKE_TX;
+			wake |= MPSC_WAKE_TX_ERR;
 	}
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
@@ -1079,7 +1317,7 @@ static unsigned int mpsc_drop_sender(struct mpsc_handle *h)
 		if (w->h == h)
 			wake_up_process(w->task);
 	if (mpsc_waiting(chan, &chan->tx_poll))
-		wake |= MPSC_WAKE_TX;
+		wake |= MPSC_WAKE_TX_ERR;
 	return wake;
 }
 
@@ -1130,11 +1368,12 @@ static void mpsc_rx_release(struct mpsc_handle *h)
 	mpsc_user_uncharge(chan->user, chan->mem);
 	chan->nr_msgs = 0;
 	chan->nr_bytes = 0;
+	chan->nr_handles = 0;
 	chan->mem = 0;
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		wake_up_process(w->task);
 	if (mpsc_waiting(chan, &chan->tx_poll))
-		wake |= MPSC_WAKE_TX;
+		wake |= MPSC_WAKE_TX_ERR;
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
 	mpsc_complete(&done);
@@ -1222,6 +1461,7 @@ void mpsc_get_info(struct mpsc_handle *h, struct mpsc_info *info)
 	info->queued_msgs = chan->nr_msgs;
 	info->queued_bytes = chan->nr_bytes;
 	info->queued_mem = chan->mem;
+	info->queued_handles = chan->nr_handles;
 	info->capacity = chan->capacity;
 	info->senders = chan->senders;
 	info->sent = chan->sent;

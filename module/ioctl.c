@@ -14,6 +14,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
+#include "compat.h"
 #include "mpsc_internal.h"
 
 #define MPSC_CLONE_FLAGS	(O_CLOEXEC | O_NONBLOCK)
@@ -150,44 +151,142 @@ static ktime_t *mpsc_xfer_deadline(const struct mpsc_xfer *x,
 	return deadline;
 }
 
+#define MPSC_XFER_FLAGS \
+	(MPSC_XFER_ABSTIME | MPSC_XFER_BATCH | MPSC_XFER_HANDLES | \
+	 MPSC_XFER_CLOEXEC)
+
+/* Flags that make no sense alone, or in this direction: EINVAL. */
+static bool mpsc_xfer_valid(const struct mpsc_xfer *x, bool send)
+{
+	if ((x->flags & ~MPSC_XFER_FLAGS) ||
+	    memchr_inv(x->reserved, 0, sizeof(x->reserved)))
+		return false;
+	if (!(x->flags & MPSC_XFER_BATCH))
+		return !x->count && !(x->flags & (MPSC_XFER_HANDLES |
+						  MPSC_XFER_CLOEXEC));
+	if (send)
+		return x->count && !(x->flags & (MPSC_XFER_HANDLES |
+						 MPSC_XFER_CLOEXEC));
+	return (x->flags & MPSC_XFER_HANDLES) || !(x->flags & MPSC_XFER_CLOEXEC);
+}
+
 /*
- * MPSC_IOC_SEND and MPSC_IOC_RECV: write() and read() with a timeout.
- * Nothing is written back after a message has moved, so a bad struct
- * pointer cannot lose one; on a signal the relative timeout is rewritten
- * as its deadline so that the restarted call ends when the first would
- * have.
+ * One record of a batch send, at @ubuf + *@off with @size bytes left:
+ * check it, attach its fds and send it.  Return: as mpsc_send(), and
+ * *@off moved past the record once it was sent.
+ */
+static ssize_t mpsc_send_record(struct mpsc_handle *h, u8 __user *ubuf,
+				u64 size, u64 *off, ktime_t *expires,
+				bool nowait)
+{
+	int fds[MPSC_MAX_HANDLES];
+	struct iov_iter iter;
+	struct mpsc_rec rec;
+	unsigned int i;
+	u64 rsize;
+	ssize_t ret;
+
+	if (size - *off < sizeof(rec))
+		return -EINVAL;
+	if (copy_from_user(&rec, ubuf + *off, sizeof(rec)))
+		return -EFAULT;
+	if (rec.flags || !rec.len || rec.nfds > MPSC_MAX_HANDLES)
+		return -EINVAL;
+	rsize = MPSC_REC_SIZE((u64)rec.len, rec.nfds);
+	if (rsize > size - *off)
+		return -EINVAL;
+	if (rec.len > h->chan->max_msg)
+		return -EMSGSIZE;
+	if (copy_from_user(fds, ubuf + *off + sizeof(rec),
+			   rec.nfds * sizeof(int)))
+		return -EFAULT;
+	/* Refuse what cannot travel before waiting for room. */
+	for (i = 0; i < rec.nfds; i++) {
+		ret = mpsc_sender_fd_check(fds[i]);
+		if (ret)
+			return ret;
+	}
+	ret = import_ubuf(ITER_SOURCE, ubuf + *off + sizeof(rec) +
+			  MPSC_REC_FDS_SIZE(rec.nfds), rec.len, &iter);
+	if (ret)
+		return ret;
+	ret = mpsc_send(h, &iter, fds, rec.nfds, expires, nowait, NULL);
+	if (ret > 0)
+		*off += rsize;
+	return ret;
+}
+
+/* MPSC_IOC_SEND with MPSC_XFER_BATCH: the records sent, or an error. */
+static ssize_t mpsc_send_batch(struct mpsc_handle *h, const struct mpsc_xfer *x,
+			       ktime_t *expires, bool nowait)
+{
+	u8 __user *ubuf = u64_to_user_ptr(x->buf);
+	unsigned int sent;
+	ssize_t ret = 0;
+	u64 off = 0;
+
+	for (sent = 0; sent < x->count; sent++) {
+		ret = mpsc_send_record(h, ubuf, x->len, &off, expires, nowait);
+		if (ret <= 0)
+			break;
+	}
+	/* Records sent are reported; the error comes with the next call. */
+	return sent ? sent : ret;
+}
+
+/*
+ * MPSC_IOC_SEND and MPSC_IOC_RECV: write() and read() with a timeout, or
+ * batches of records.  Nothing is written back after a message has
+ * moved, so a bad struct pointer cannot lose one; on a signal the
+ * relative timeout is rewritten as its deadline so that the restarted call
+ * ends when the first would have.
  */
 static long mpsc_ioctl_xfer(struct mpsc_handle *h, struct mpsc_xfer __user *ux,
 			    bool send)
 {
 	ktime_t deadline, *expires;
+	struct mpsc_batch b = { };
 	struct iov_iter iter;
 	struct mpsc_xfer x;
-	struct iovec iov;
 	size_t need = 0;
 	bool nowait, late;
 	long ret;
 
 	if (copy_from_user(&x, ux, sizeof(x)))
 		return -EFAULT;
-	if ((x.flags & ~MPSC_XFER_ABSTIME) || x.reserved0 ||
-	    memchr_inv(x.reserved, 0, sizeof(x.reserved)))
+	if (!mpsc_xfer_valid(&x, send))
 		return -EINVAL;
 	if (!send && !h->rx)
 		return -EBADF;
-	if (send && x.len > h->chan->max_msg)
-		return -EMSGSIZE;
-	ret = import_single_range(send ? ITER_SOURCE : ITER_DEST,
-				  u64_to_user_ptr(x.buf),
-				  min_t(u64, x.len, MAX_RW_COUNT), &iov, &iter);
-	if (ret)
-		return ret;
-
 	expires = mpsc_xfer_deadline(&x, &deadline, &nowait, &late);
-	if (send)
-		ret = mpsc_send(h, &iter, expires, nowait, NULL);
-	else
-		ret = mpsc_recv(h, &iter, expires, nowait, &need);
+
+	if (x.flags & MPSC_XFER_BATCH) {
+		if (send) {
+			ret = mpsc_send_batch(h, &x, expires, nowait);
+		} else {
+			b.buf = u64_to_user_ptr(x.buf);
+			b.size = min_t(u64, x.len, MAX_RW_COUNT);
+			if (!access_ok(b.buf, b.size))
+				return -EFAULT;
+			b.max = x.count;
+			b.handles = x.flags & MPSC_XFER_HANDLES;
+			b.o_flags = x.flags & MPSC_XFER_CLOEXEC ? O_CLOEXEC : 0;
+			ret = mpsc_recv_batch(h, &b, expires, nowait, &need);
+		}
+	} else {
+		if (send && x.len > h->chan->max_msg)
+			return -EMSGSIZE;
+		ret = import_ubuf(send ? ITER_SOURCE : ITER_DEST,
+				  u64_to_user_ptr(x.buf),
+				  min_t(u64, x.len, MAX_RW_COUNT), &iter);
+		if (ret)
+			return ret;
+		if (send)
+			ret = mpsc_send(h, &iter, NULL, 0, expires, nowait,
+					NULL);
+		else
+			ret = mpsc_recv(h, &iter, expires, nowait, &need);
+	}
 	if (ret == -EAGAIN && late)
 		ret = -ETIMEDOUT;
 

@@ -13,6 +13,7 @@
 #include <linux/moduleparam.h>
 #include <linux/sysctl.h>
 
+#include "compat.h"
 #include "mpsc_internal.h"
 
 /* Load-time defaults (module parameters, read-only afterwards). */
@@ -88,7 +89,7 @@ static struct ctl_table mpsc_sysctls[] = {
 		.mode		= 0644,
 		.proc_handler	= proc_doulongvec_minmax,
 	},
-	{ }
+	MPSC_SYSCTL_SENTINEL
 };
 
 static struct ctl_table_header *mpsc_sysctl_header;

@@ -66,7 +66,10 @@ extern unsigned long mpsc_max_user_bytes;
  *	being copied in or out, or once it is withdrawn.
  * @sender: on a rendezvous offer, the writer waiting until a reader
  *	commits it (chan->lock); NULL for a buffered message.
+ * @handles: the sender roles it carries (constant once queued), released
+ *	when the message is freed.
  * @len: payload length, at least 1.
+ * @nr_handles: how many, at most MPSC_MAX_HANDLES.
  * @busy: a reader is copying it out (chan->lock).
  * @orphan: its writer withdrew it while a reader was copying it out; that
  *	reader frees it and does not deliver it (chan->lock).
@@ -76,7 +79,9 @@ extern unsigned long mpsc_max_user_bytes;
 struct mpsc_msg {
 	struct list_head node;
 	struct mpsc_tx_waiter *sender;
+	struct mpsc_handle **handles;
 	u32 len;
+	u8 nr_handles;
 	bool busy;
 	bool orphan;
 	u8 *data;
@@ -92,10 +97,13 @@ struct mpsc_msg {
  *	channel is not at end of file.
  * @nr_bytes: their payload bytes.
  * @mem: the memory they really hold, charged to @user.
+ * @nr_handles: sender roles riding in them.
  * @resv_msgs: room reserved by sends that are copying their message in.
  * @resv_bytes: payload bytes of those reservations.
  * @tx_waiters: writers sleeping for room, in arrival order.
  * @offers: rendezvous writers waiting for their message to be taken.
+ * @nr_once: one-shot (non-blocking) writers among them.
+ * @nr_async: asynchronous requests among them.
  * @senders: handles whose ->tx is set.  Once it reaches 0 it stays 0.
  * @rx_idle: readers asleep in mpsc_recv() on an empty queue.
  * @rx_open: the receiver's file has not been released.
@@ -119,10 +127,13 @@ struct mpsc_chan {
 	size_t nr_msgs;
 	size_t nr_bytes;
 	size_t mem;
+	size_t nr_handles;
 	size_t resv_msgs;
 	size_t resv_bytes;
 	struct list_head tx_waiters;
 	struct list_head offers;
+	unsigned int nr_once;
+	unsigned int nr_async;
 	unsigned int senders;
 	unsigned int rx_idle;
 	bool rx_open;
@@ -153,6 +164,26 @@ struct mpsc_handle {
 	bool tx;
 };
 
+/**
+ * struct mpsc_batch - a batch receive into packed struct mpsc_rec records
+ * @buf: the user buffer.
+ * @size: its size.
+ * @used: bytes of whole records written so far.
+ * @max: at most this many messages, 0 for no limit.
+ * @count: messages received so far.
+ * @handles: install the sender roles messages carry (else drop them).
+ * @o_flags: O_CLOEXEC for installed fds, or 0.
+ */
+struct mpsc_batch {
+	u8 __user *buf;
+	size_t size;
+	size_t used;
+	unsigned int max;
+	unsigned int count;
+	bool handles;
+	unsigned int o_flags;
+};
+
 /* chan.c: the channel state machine */
 int mpsc_chan_init(void);
 void mpsc_chan_exit(void);
@@ -163,10 +194,13 @@ int mpsc_sender_attach(struct mpsc_handle *from, struct mpsc_handle *to);
 void mpsc_disconnect(struct mpsc_handle *h);
 /* any sender */
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
-		  ktime_t *expires, bool nowait, struct kiocb *iocb);
+		  const int *fds, unsigned int nfds, ktime_t *expires,
+		  bool nowait, struct kiocb *iocb);
 /* the receiver only */
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need);
+ssize_t mpsc_recv_batch(struct mpsc_handle *h, struct mpsc_batch *b,
+			ktime_t *expires, bool nowait, size_t *need);
 int mpsc_peek_len(struct mpsc_handle *h, size_t *len);
 void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity);
 void mpsc_close(struct mpsc_handle *h);
@@ -182,6 +216,11 @@ void mpsc_user_uncharge(struct mpsc_user *u, size_t bytes);
 /* file.c */
 extern const struct file_operations mpsc_fops;
 struct file *mpsc_sender_file(struct mpsc_handle *h, unsigned int flags);
+int mpsc_sender_fd_check(int fd);
+struct mpsc_handle *mpsc_sender_fd_get(int fd);
+int mpsc_handles_install(struct mpsc_handle **hs, unsigned int n,
+			 unsigned int o_flags, int *fds);
+void mpsc_handles_uninstall(const int *fds, unsigned int n);
 
 /* ioctl.c */
 long mpsc_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -8,8 +8,8 @@
  * to its creator, whoever sends into it.  A charge is the memory really
  * held for a message, header and allocator rounding included, and it is
  * taken before anything is allocated, so a refused send costs nothing.
- * The counter is an atomic: a charge that would pass the limit is undone
- * at once, so the total never stays above it.  A channel whose opener had
+ * The counter is an atomic, raised by compare-and-exchange only when the
+ * new total stays within the limit, so it never passes it.  A channel whose opener had
  * CAP_SYS_RESOURCE is counted but never refused, as pipes exempt it.
  */
 
@@ -122,12 +122,13 @@ void mpsc_user_put(struct mpsc_user *u)
 int mpsc_user_charge(struct mpsc_user *u, size_t bytes, bool exempt)
 {
 	unsigned long limit = READ_ONCE(mpsc_max_user_bytes);
-	long total = atomic_long_add_return(bytes, &u->bytes);
+	long old = atomic_long_read(&u->bytes);
 
-	if (limit && !exempt && (unsigned long)total > limit) {
-		atomic_long_sub(bytes, &u->bytes);
-		return -EDQUOT;
-	}
+	/* A refused charge never shows, so it cannot refuse another. */
+	do {
+		if (limit && !exempt && (unsigned long)old + bytes > limit)
+			return -EDQUOT;
+	} while (!atomic_long_try_cmpxchg(&u->bytes, &old, old + bytes));
 	return 0;
 }
 

@@ -54,12 +54,12 @@ static int reserved_offset(unsigned long cmd, int word)
 	case MPSC_IOC_CLONE_SENDER:
 		return 8 + 8 * word;			/* reserved[2] */
 	case MPSC_IOC_INFO:
-		return 88 + 8 * word;			/* reserved[5] */
+		return 96 + 8 * word;			/* reserved[4] */
 	case MPSC_IOC_PEEK_LEN:
 	case MPSC_IOC_SET_CAPACITY:
 		return 12;				/* reserved */
 	default:
-		return word == 0 ? 28 : 32 + 8 * (word - 1); /* reserved0, [2] */
+		return word == 0 ? 28 : 32 + 8 * (word - 1); /* count, reserved[2] */
 	}
 }
 
@@ -67,8 +67,8 @@ static int current_word;
 
 static void flags_bit1(void *a, unsigned long cmd)
 {
-	/* Bit 0 is MPSC_XFER_ABSTIME for SEND/RECV: take one unknown. */
-	*(__u32 *)((char *)a + flags_offset(cmd)) = 1U << 1;
+	/* Bits 0-3 are MPSC_XFER_* for SEND/RECV: take one unknown. */
+	*(__u32 *)((char *)a + flags_offset(cmd)) = 1U << 4;
 	if (cmd == MPSC_IOC_CLONE_SENDER)
 		*(__u32 *)a = O_APPEND;
 }
@@ -199,8 +199,8 @@ FIXTURE_VARIANT_ADD(bad, info_reserved0) {
 	MPSC_IOC_INFO, RX, ARG_MUTATE, 0, reserved_word, 0, EINVAL
 };
 
-FIXTURE_VARIANT_ADD(bad, info_reserved4) {
-	MPSC_IOC_INFO, RX, ARG_MUTATE, 4, reserved_word, 0, EINVAL
+FIXTURE_VARIANT_ADD(bad, info_reserved3) {
+	MPSC_IOC_INFO, RX, ARG_MUTATE, 3, reserved_word, 0, EINVAL
 };
 
 FIXTURE_VARIANT_ADD(bad, peek_reserved) {

@@ -195,6 +195,81 @@ TEST(clone_fails_cleanly)
 	close(rx);
 }
 
+/*
+ * A send carrying sender handles: queued with all of them, or ENOMEM with
+ * nothing queued and no sender role left behind.
+ */
+TEST(send_with_handles_fails_cleanly)
+{
+	int rx = mpsc_open_chan(0), other = mpsc_open_chan(0), n;
+	int fds[3] = { other, other, rx };
+	bool injected = true;
+	char buf[256];
+	ssize_t ret;
+
+	for (n = 1; injected && n < MAX_NTH; n++) {
+		arm(n);
+		ret = send_fds(rx, "abc", 3, fds, 3);
+		injected = disarm();
+		if (ret == 3) {
+			EXPECT_EQ(1, info_of(rx).queued_msgs);
+			EXPECT_EQ(3, info_of(other).senders);
+			ASSERT_EQ(1, recv_batch(rx, buf, sizeof(buf), 0, 0, 0));
+		} else {
+			EXPECT_TRUE(injected);
+			EXPECT_EQ(-ENOMEM, ret);
+		}
+		EXPECT_EQ(0, info_of(rx).queued_msgs);
+		EXPECT_EQ(0, info_of(rx).queued_handles);
+		EXPECT_EQ(1, info_of(other).senders);
+		EXPECT_EQ(1, info_of(rx).senders);
+	}
+	EXPECT_FALSE(injected);
+	TH_LOG("send with handles: %d fault points", n - 1);
+	close(other);
+	close(rx);
+}
+
+/*
+ * Installing a message's handles: all of them, or ENOMEM with none
+ * installed and the message still queued with its handles.
+ */
+TEST(recv_with_handles_fails_cleanly)
+{
+	int rx = mpsc_open_chan(0), other = mpsc_open_chan(0), n, i;
+	int fds[3] = { other, other, other }, free_fd;
+	bool injected = true;
+	char buf[256];
+	ssize_t ret;
+
+	free_fd = lowest_free_fd();
+	for (n = 1; injected && n < MAX_NTH; n++) {
+		ASSERT_EQ(3, send_fds(rx, "abc", 3, fds, 3));
+		arm(n);
+		ret = recv_batch(rx, buf, sizeof(buf), 0, MPSC_XFER_HANDLES, 0);
+		injected = disarm();
+		if (ret == 1) {
+			EXPECT_EQ(0, info_of(rx).queued_msgs);
+			EXPECT_EQ(4, info_of(other).senders);
+			for (i = 0; i < 3; i++)
+				close(rec_fds(buf)[i]);
+		} else {
+			EXPECT_TRUE(injected);
+			EXPECT_EQ(-ENOMEM, ret);
+			EXPECT_EQ(free_fd, lowest_free_fd());
+			EXPECT_EQ(1, info_of(rx).queued_msgs);
+			EXPECT_EQ(3, info_of(rx).queued_handles);
+			/* Drop it: the next round starts clean. */
+			ASSERT_EQ(3, recv_msg(rx, buf, sizeof(buf)));
+		}
+		EXPECT_EQ(1, info_of(other).senders);
+	}
+	EXPECT_FALSE(injected);
+	TH_LOG("receive with handles: %d fault points", n - 1);
+	close(other);
+	close(rx);
+}
+
 /* Receiving allocates nothing: no fault point may fail it. */
 TEST(recv_does_not_allocate)
 {

@@ -73,7 +73,7 @@ TEST_F(inf, fresh_channel)
 	EXPECT_EQ(1, info.senders);
 	EXPECT_EQ(0, info.sent);
 	EXPECT_EQ(0, info.received);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 4; i++)
 		EXPECT_EQ(0, info.reserved[i]);
 }
 
@@ -154,7 +154,7 @@ TEST_F(inf, info_reserved_einval)
 {
 	int i;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 4; i++) {
 		struct mpsc_info info = { 0 };
 
 		info.reserved[i] = 1;

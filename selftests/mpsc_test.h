@@ -276,6 +276,76 @@ static inline ssize_t xfer(int fd, unsigned long cmd, void *buf, size_t len,
 	return ret < 0 ? -errno : ret;
 }
 
+/*
+ * Pack a record of @len bytes of @data and @nfds fds of @fds at @p, as
+ * MPSC_XFER_BATCH wants it.  Returns the record's size.
+ */
+static inline size_t rec_put(void *p, const void *data, __u32 len,
+			     const int *fds, __u16 nfds)
+{
+	struct mpsc_rec rec = { .len = len, .nfds = nfds };
+	char *c = p;
+
+	memcpy(c, &rec, sizeof(rec));
+	if (nfds)
+		memcpy(c + sizeof(rec), fds, nfds * sizeof(int));
+	memcpy(c + sizeof(rec) + MPSC_REC_FDS_SIZE(nfds), data, len);
+	return MPSC_REC_SIZE(len, nfds);
+}
+
+/* The fds and the payload of the record at @p. */
+static inline int *rec_fds(void *p)
+{
+	return (int *)((char *)p + sizeof(struct mpsc_rec));
+}
+
+static inline char *rec_data(void *p)
+{
+	struct mpsc_rec *rec = p;
+
+	return (char *)p + sizeof(*rec) + MPSC_REC_FDS_SIZE(rec->nfds);
+}
+
+/* A batch send of @count records in @buf (@size bytes): sent, or -errno. */
+static inline ssize_t send_batch(int fd, void *buf, size_t size,
+				 unsigned int count, __u64 timeout_ns)
+{
+	struct mpsc_xfer x = {
+		.buf = (uintptr_t)buf, .len = size, .timeout_ns = timeout_ns,
+		.flags = MPSC_XFER_BATCH, .count = count,
+	};
+	ssize_t ret = ioctl(fd, MPSC_IOC_SEND, &x);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* One message carrying @nfds sender fds: its length, or -errno. */
+static inline ssize_t send_fds(int fd, const void *data, __u32 len,
+			       const int *fds, __u16 nfds)
+{
+	char buf[256];
+	ssize_t ret;
+
+	if (MPSC_REC_SIZE(len, nfds) > sizeof(buf))
+		return -E2BIG;
+	ret = send_batch(fd, buf, rec_put(buf, data, len, fds, nfds), 1, 0);
+	return ret == 1 ? (ssize_t)len : ret;
+}
+
+/* A batch receive into @buf: messages received, or -errno. */
+static inline ssize_t recv_batch(int fd, void *buf, size_t size,
+				 unsigned int count, __u32 flags,
+				 __u64 timeout_ns)
+{
+	struct mpsc_xfer x = {
+		.buf = (uintptr_t)buf, .len = size, .timeout_ns = timeout_ns,
+		.flags = MPSC_XFER_BATCH | flags, .count = count,
+	};
+	ssize_t ret = ioctl(fd, MPSC_IOC_RECV, &x);
+
+	return ret < 0 ? -errno : ret;
+}
+
 static inline int mpsc_set_cap(int fd, __u64 capacity)
 {
 	struct mpsc_capacity_args args = { .capacity = capacity };

@@ -331,6 +331,12 @@ TEST(default_limit_bounds_one_user)
 	as_nobody(_metadata, pin_default, &limit);
 }
 
+/* A kernel built for make check-debug (kmemleak, KASAN)? */
+static bool debug_kernel(void)
+{
+	return access("/sys/kernel/debug/kmemleak", F_OK) == 0;
+}
+
 /* The kernel memory of an empty channel, from the slab counters. */
 static long long meminfo_kb(const char *key)
 {
@@ -365,6 +371,9 @@ TEST(empty_channel_memory)
 		close(fds[i]);
 	ksft_print_msg("an empty channel: about %lld bytes of slab\n",
 		       (after - before) * 1024 / N);
+	/* A debug kernel's redzones and leak tracking are not the cost. */
+	if (debug_kernel())
+		SKIP(return, "a debug kernel: the size is not a channel's");
 	EXPECT_GT(4096, (after - before) * 1024 / N);
 }
 
@@ -438,6 +447,12 @@ TEST(purge_leaves_the_cpu)
 		       (unsigned long long)release / 1000000);
 	ksft_print_msg("bystander's longest wait during both: %llu ms\n",
 		       (unsigned long long)b.max_gap / 1000000);
+	/*
+	 * A debug kernel checks for soft lockups and RCU stalls instead: its
+	 * KASAN-checked frees under emulation say nothing of the latency.
+	 */
+	if (debug_kernel())
+		return;
 	EXPECT_GT(10000000ULL, close_ioctl);
 	EXPECT_GT(50000000ULL, b.max_gap);
 }

@@ -253,9 +253,9 @@ static long call(int fd, unsigned long cmd, char *buf,
 	return ioctl(fd, cmd, &x) < 0 ? -errno : 0;
 }
 
-static void flag1(struct mpsc_xfer *x) { x->flags = 1U << 1; }
+static void flag1(struct mpsc_xfer *x) { x->flags = 1U << 4; }
 static void flag31(struct mpsc_xfer *x) { x->flags = 1U << 31; }
-static void res0(struct mpsc_xfer *x) { x->reserved0 = 1; }
+static void res0(struct mpsc_xfer *x) { x->count = 1; }
 static void res1(struct mpsc_xfer *x) { x->reserved[0] = 1; }
 static void res2(struct mpsc_xfer *x) { x->reserved[1] = 1; }
 

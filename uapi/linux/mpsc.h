@@ -61,6 +61,8 @@ struct mpsc_clone_args {
  * @queued_mem: out: kernel memory those queued messages really hold,
  *	headers and allocator rounding included: what the per-user limit
  *	(/proc/sys/mpsc/max_user_bytes) counts.
+ * @queued_handles: out: sender handles riding in those messages (each a
+ *	sender role of some channel, in flight).
  * @reserved: in: must be zero; out: zero.
  */
 struct mpsc_info {
@@ -76,7 +78,8 @@ struct mpsc_info {
 	__u64 sent;
 	__u64 received;
 	__u64 queued_mem;
-	__u64 reserved[5];
+	__u64 queued_handles;
+	__u64 reserved[4];
 };
 
 /**
@@ -108,6 +111,38 @@ struct mpsc_capacity_args {
 
 /* struct mpsc_xfer.flags */
 #define MPSC_XFER_ABSTIME	(1U << 0) /* timeout_ns is a CLOCK_MONOTONIC time */
+#define MPSC_XFER_BATCH		(1U << 1) /* buf holds packed struct mpsc_rec */
+#define MPSC_XFER_HANDLES	(1U << 2) /* receive: install sender handles */
+#define MPSC_XFER_CLOEXEC	(1U << 3) /* receive: installed fds get FD_CLOEXEC */
+
+/* Sender handles one message may carry. */
+#define MPSC_MAX_HANDLES	16
+
+/**
+ * struct mpsc_rec - one message in a batch (%MPSC_XFER_BATCH)
+ * @len: payload bytes.
+ * @nfds: send: sender fds attached, at most %MPSC_MAX_HANDLES.  Receive:
+ *	handles the message carried.
+ * @flags: send: must be zero.  Receive: %MPSC_REC_* bits.
+ *
+ * Followed by @nfds __s32 fds (send: the fds to attach; receive: the fds
+ * installed, or -1 where handles were not asked for), padded to 8 bytes,
+ * then the payload, padded to 8 bytes.  MPSC_REC_SIZE() is the size of
+ * the whole record; the next one starts right after it.
+ */
+struct mpsc_rec {
+	__u32 len;
+	__u16 nfds;
+	__u16 flags;
+};
+
+/* struct mpsc_rec.flags on receive */
+#define MPSC_REC_HANDLES_DROPPED (1U << 0) /* handles were closed, not installed */
+
+#define MPSC_REC_ALIGN(x)	(((x) + 7) & ~(__u64)7)
+#define MPSC_REC_FDS_SIZE(nfds)	MPSC_REC_ALIGN(4 * (__u64)(nfds))
+#define MPSC_REC_SIZE(len, nfds) \
+	(sizeof(struct mpsc_rec) + MPSC_REC_FDS_SIZE(nfds) + MPSC_REC_ALIGN(len))
 
 /* struct mpsc_xfer.timeout_ns: wait as long as it takes */
 #define MPSC_TIMEOUT_FOREVER	(~(__u64)0)
@@ -126,20 +161,28 @@ struct mpsc_capacity_args {
  *	timeout as its absolute deadline and sets %MPSC_XFER_ABSTIME, so a
  *	restart, automatic (SA_RESTART) or by calling again with the same
  *	struct, ends at the original deadline.
- * @flags: %MPSC_XFER_ABSTIME; other bits are reserved.
- * @reserved0: must be zero (reserved for a message count).
+ * @flags: %MPSC_XFER_ABSTIME, %MPSC_XFER_BATCH, %MPSC_XFER_HANDLES (batch
+ *	receive only), %MPSC_XFER_CLOEXEC (with %MPSC_XFER_HANDLES); other
+ *	bits are reserved.
+ * @count: without %MPSC_XFER_BATCH must be zero.  Batch send: the number
+ *	of records in @buf (at least 1).  Batch receive: at most this many
+ *	messages, 0 for as many as fit.
  * @reserved: must be zero.
  *
  * Success returns the message length; receive returns 0 when the channel
- * is disconnected (or closed) and drained.  The fd's O_NONBLOCK flag does
- * not apply: @timeout_ns says how long to wait.
+ * is disconnected (or closed) and drained.  With %MPSC_XFER_BATCH, @buf
+ * holds packed struct mpsc_rec records, @len is its size, and success
+ * returns the number of messages moved: the first that many records of
+ * @buf, each whole and exactly once.  A batch receive waits for one
+ * message, then takes as many more as are queued and fit.  The fd's
+ * O_NONBLOCK flag does not apply: @timeout_ns says how long to wait.
  */
 struct mpsc_xfer {
 	__aligned_u64 buf;
 	__aligned_u64 len;
 	__aligned_u64 timeout_ns;
 	__u32 flags;
-	__u32 reserved0;
+	__u32 count;
 	__u64 reserved[2];
 };
 
