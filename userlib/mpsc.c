@@ -12,9 +12,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +43,44 @@ static inline int neg_errno(void)
  *
  * Return: the fd; -EINVAL for other flags; -ENOENT when mpsc.ko is not
  * loaded; or open(2)'s -errno.
+ *
+ * Example:
+ *	#include <fcntl.h>
+ *	#include <pthread.h>
+ *	#include <stdio.h>
+ *	#include <unistd.h>
+ *	#include <mpsc.h>
+ *
+ *	static void *produce(void *arg)
+ *	{
+ *		int tx = *(int *)arg;
+ *
+ *		mpsc_send(tx, "hello", 5);
+ *		close(tx);	// drop(tx)
+ *		return NULL;
+ *	}
+ *
+ *	int main(void)
+ *	{
+ *		pthread_t t[3];
+ *		int tx[3], rx, i;
+ *		char buf[64];
+ *		ssize_t n;
+ *
+ *		rx = mpsc_channel(O_CLOEXEC);
+ *		if (rx < 0)
+ *			return 1;
+ *		for (i = 0; i < 3; i++) {
+ *			tx[i] = mpsc_sender_clone(rx, O_CLOEXEC);
+ *			pthread_create(&t[i], NULL, produce, &tx[i]);
+ *		}
+ *		mpsc_disconnect(rx);	// rx only receives from now on
+ *		while ((n = mpsc_recv(rx, buf, sizeof(buf))) > 0)
+ *			printf("%.*s\n", (int)n, buf);
+ *		for (i = 0; i < 3; i++)
+ *			pthread_join(t[i], NULL);
+ *		return 0;
+ *	}
  */
 MPSC_API int mpsc_channel(int flags)
 {
@@ -74,6 +116,44 @@ MPSC_API int mpsc_sync_channel(uint64_t capacity, int flags)
 		return ret;
 	}
 	return fd;
+}
+
+/**
+ * mpsc_pipe() - create a channel as a receiver fd and a separate sender fd
+ * @fds: out: @fds[0] the receiver, @fds[1] a sender, as pipe2(2) fills
+ *	its read and write ends
+ * @flags: O_CLOEXEC and/or O_NONBLOCK, or 0, applied to both fds
+ *
+ * Rust's `let (tx, rx) = channel()` as two handles: the receiver's own
+ * sender role is dropped at once and @fds[1] is the only sender, so
+ * closing it (and every clone of it) ends the receive loop; no
+ * mpsc_disconnect() is needed.  mpsc_set_capacity(@fds[0], n) bounds the
+ * channel.  mpsc_channel() still returns one fd that is both.
+ *
+ * Return: 0 with @fds filled; on error @fds is untouched: -EINVAL for
+ * other flags; -ENOENT when mpsc.ko is not loaded; -EMFILE, -ENOMEM.
+ */
+MPSC_API int mpsc_pipe(int fds[2], int flags)
+{
+	int rx, tx, ret;
+
+	rx = mpsc_channel(flags);
+	if (rx < 0)
+		return rx;
+	tx = mpsc_sender_clone(rx, flags);
+	if (tx < 0) {
+		close(rx);
+		return tx;
+	}
+	ret = mpsc_disconnect(rx);
+	if (ret < 0) {
+		close(tx);
+		close(rx);
+		return ret;
+	}
+	fds[0] = rx;
+	fds[1] = tx;
+	return 0;
 }
 
 /**
@@ -407,6 +487,120 @@ static unsigned int select_ready(unsigned int events, uint32_t revents)
 	return ready;
 }
 
+/* The cases are valid: -EINVAL if not. */
+static int select_check(const struct mpsc_select_item *items, size_t n)
+{
+	size_t i;
+
+	if (n > INT_MAX || (n && !items))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (items[i].fd < 0)
+			continue;
+		if (!items[i].events ||
+		    (items[i].events & ~(MPSC_SELECT_RECV | MPSC_SELECT_SEND)))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Add every case to the epoll set @ep: one registration per fd, for what
+ * all its cases want, keyed by the index of its first case.
+ */
+static int select_register(int ep, const struct mpsc_select_item *items,
+			   size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		struct epoll_event e = { .data.u64 = i };
+
+		if (items[i].fd < 0)
+			continue;
+		for (j = 0; j < i; j++)
+			if (items[j].fd == items[i].fd)
+				break;
+		if (j < i)
+			continue;
+		for (j = i; j < n; j++) {
+			if (items[j].fd != items[i].fd)
+				continue;
+			if (items[j].events & MPSC_SELECT_RECV)
+				e.events |= EPOLLIN;
+			if (items[j].events & MPSC_SELECT_SEND)
+				e.events |= EPOLLOUT;
+		}
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, items[i].fd, &e) < 0)
+			return neg_errno();
+	}
+	return 0;
+}
+
+/*
+ * Wait on @ep, registered by select_register() for @items, until a case
+ * is ready; set every @ready and return one ready case, in turn.
+ */
+static int select_wait(int ep, struct mpsc_select_item *items, size_t n,
+		       uint64_t timeout_ns)
+{
+	static __thread unsigned int turn;
+	uint64_t deadline = UINT64_MAX;
+	struct epoll_event ev[16];
+	size_t i, j;
+	int ret;
+
+	for (i = 0; i < n; i++)
+		items[i].ready = 0;
+	if (timeout_ns != MPSC_WAIT_FOREVER) {
+		deadline = mono_ns() + timeout_ns;
+		if (deadline < timeout_ns)
+			deadline = UINT64_MAX;
+	}
+	for (;;) {
+		struct timespec ts, *tsp = NULL;
+		uint64_t now = mono_ns();
+
+		if (deadline != UINT64_MAX) {
+			uint64_t left = deadline > now ? deadline - now : 0;
+
+			ts.tv_sec = left / 1000000000u;
+			ts.tv_nsec = left % 1000000000u;
+			tsp = &ts;
+		}
+		ret = epoll_wait_ns(ep, ev, 16, tsp);
+		if (ret > 0)
+			break;
+		if (ret < 0)
+			return neg_errno();
+		/* Timed out: done, unless epoll_wait() had to clip a long wait. */
+		if (mono_ns() >= deadline)
+			return timeout_ns ? -ETIMEDOUT : -EAGAIN;
+	}
+
+	/* Mark every case of every ready fd, then pick one in turn. */
+	for (i = 0; i < (size_t)ret; i++) {
+		size_t k = ev[i].data.u64;
+		int fd;
+
+		if (k >= n)	/* a selector waited on with fewer items */
+			continue;
+		fd = items[k].fd;
+		for (j = 0; j < n; j++)
+			if (items[j].fd == fd)
+				items[j].ready = select_ready(items[j].events,
+							      ev[i].events);
+	}
+	for (i = 0; i < n; i++) {
+		j = (turn + i) % n;
+		if (items[j].ready) {
+			turn = j + 1;
+			return (int)j;
+		}
+	}
+	return -EAGAIN;
+}
+
 /**
  * mpsc_select() - wait until one of several channels is ready
  * @items: the cases: an fd and what to wait for on it
@@ -442,100 +636,365 @@ static unsigned int select_ready(unsigned int events, uint32_t revents)
 MPSC_API int mpsc_select(struct mpsc_select_item *items, size_t n,
 			 uint64_t timeout_ns)
 {
-	static __thread unsigned int turn;
-	uint64_t deadline = UINT64_MAX;
-	struct epoll_event ev[16];
-	size_t i, j;
 	int ep, ret;
 
-	if (n > INT_MAX || (n && !items))
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		items[i].ready = 0;
-		if (items[i].fd < 0)
-			continue;
-		if (!items[i].events ||
-		    (items[i].events & ~(MPSC_SELECT_RECV | MPSC_SELECT_SEND)))
-			return -EINVAL;
-	}
-	if (timeout_ns != MPSC_WAIT_FOREVER) {
-		deadline = mono_ns() + timeout_ns;
-		if (deadline < timeout_ns)
-			deadline = UINT64_MAX;
-	}
-
+	ret = select_check(items, n);
+	if (ret < 0)
+		return ret;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		return neg_errno();
-	for (i = 0; i < n; i++) {
-		struct epoll_event e = { .data.u64 = i };
-
-		if (items[i].fd < 0)
-			continue;
-		/* One registration per fd, for what all its cases want. */
-		for (j = 0; j < i; j++)
-			if (items[j].fd == items[i].fd)
-				break;
-		if (j < i)
-			continue;
-		for (j = i; j < n; j++) {
-			if (items[j].fd != items[i].fd)
-				continue;
-			if (items[j].events & MPSC_SELECT_RECV)
-				e.events |= EPOLLIN;
-			if (items[j].events & MPSC_SELECT_SEND)
-				e.events |= EPOLLOUT;
-		}
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, items[i].fd, &e) < 0) {
-			ret = neg_errno();
-			goto out_close;
-		}
-	}
-
-	for (;;) {
-		struct timespec ts, *tsp = NULL;
-		uint64_t now = mono_ns();
-
-		if (deadline != UINT64_MAX) {
-			uint64_t left = deadline > now ? deadline - now : 0;
-
-			ts.tv_sec = left / 1000000000u;
-			ts.tv_nsec = left % 1000000000u;
-			tsp = &ts;
-		}
-		ret = epoll_wait_ns(ep, ev, 16, tsp);
-		if (ret > 0)
-			break;
-		if (ret < 0) {
-			ret = neg_errno();
-			goto out_close;
-		}
-		/* Timed out: done, unless epoll_wait() had to clip a long wait. */
-		if (mono_ns() >= deadline) {
-			ret = timeout_ns ? -ETIMEDOUT : -EAGAIN;
-			goto out_close;
-		}
-	}
-
-	/* Mark every case of every ready fd, then pick one in turn. */
-	for (i = 0; i < (size_t)ret; i++) {
-		int fd = items[ev[i].data.u64].fd;
-
-		for (j = 0; j < n; j++)
-			if (items[j].fd == fd)
-				items[j].ready = select_ready(items[j].events,
-							      ev[i].events);
-	}
-	ret = -EAGAIN;
-	for (i = 0; i < n; i++) {
-		j = (turn + i) % n;
-		if (items[j].ready) {
-			turn = j + 1;
-			ret = (int)j;
-			break;
-		}
-	}
-out_close:
+	ret = select_register(ep, items, n);
+	if (!ret)
+		ret = select_wait(ep, items, n, timeout_ns);
 	close(ep);
+	return ret;
+}
+
+/**
+ * mpsc_selector_create() - an epoll set for mpsc_selector_wait(), made once
+ * @items: the cases, as for mpsc_select(); only @fd and @events are read
+ * @n: how many
+ * @flags: O_CLOEXEC, or 0
+ *
+ * mpsc_select() builds an epoll set, waits and drops it on every call.
+ * A loop that selects over the same cases again and again makes the set
+ * once here and waits on it with mpsc_selector_wait(), which costs one
+ * epoll_wait(2) a call.  The selector is an epoll fd: close(2) it when
+ * done.  Its cases are fixed: when they change, create a new selector.
+ * A case's fd that is closed leaves the set (epoll forgets it), and that
+ * case is never reported again.
+ *
+ * Return: the selector fd; -EINVAL for other flags, for an empty @events
+ * or an unknown bit; -errno from epoll (-EBADF for a closed fd, -EPERM
+ * for a regular file).
+ */
+MPSC_API int mpsc_selector_create(const struct mpsc_select_item *items,
+				  size_t n, int flags)
+{
+	int ep, ret;
+
+	if (flags & ~O_CLOEXEC)
+		return -EINVAL;
+	ret = select_check(items, n);
+	if (ret < 0)
+		return ret;
+	ep = epoll_create1(flags & O_CLOEXEC ? EPOLL_CLOEXEC : 0);
+	if (ep < 0)
+		return neg_errno();
+	ret = select_register(ep, items, n);
+	if (ret < 0) {
+		close(ep);
+		return ret;
+	}
+	return ep;
+}
+
+/**
+ * mpsc_selector_wait() - wait on a selector until one of its cases is ready
+ * @sel: a selector from mpsc_selector_create()
+ * @items: the cases it was created with, the same array or a copy in the
+ *	same order; each @ready is set as by mpsc_select()
+ * @n: how many
+ * @timeout_ns: nanoseconds to wait; 0 checks once; MPSC_WAIT_FOREVER
+ *	waits without limit
+ *
+ * mpsc_select() without its set-up: the same readiness rules, the same
+ * fair choice among ready cases, the same signal behaviour (-EINTR with
+ * or without SA_RESTART, as epoll_wait(2)).
+ *
+ * Return: the index of a ready case; -EAGAIN when @timeout_ns is 0 and
+ * none is ready; -ETIMEDOUT; -EINTR; -EINVAL for bad @items or when @sel
+ * is not an epoll fd; -EBADF.
+ */
+MPSC_API int mpsc_selector_wait(int sel, struct mpsc_select_item *items,
+				size_t n, uint64_t timeout_ns)
+{
+	int ret = select_check(items, n);
+
+	if (ret < 0)
+		return ret;
+	return select_wait(sel, items, n, timeout_ns);
+}
+
+/**
+ * mpsc_sock_send_fd() - pass a channel handle over a Unix socket
+ * @sock: a connected AF_UNIX socket (stream, datagram or seqpacket)
+ * @fd: an mpsc handle, a sender or a receiver
+ *
+ * Sends one byte with @fd attached as SCM_RIGHTS, so that another process
+ * can receive the handle with mpsc_sock_recv_fd().  The peer gets a
+ * duplicate: @fd stays open here, and closing it does not close the
+ * peer's copy.  A sender passed this way is the same sender (it is not a
+ * clone): to give a process a sender of its own, pass a
+ * mpsc_sender_clone() and close it here.  No SIGPIPE is raised.
+ *
+ * Signals: a handler installed without SA_RESTART that interrupts a full
+ * socket's wait makes it return -EINTR, with nothing sent.
+ *
+ * Return: 0; -ENOTTY when @fd is not an mpsc handle; -EBADF; -EPIPE when
+ * the peer is gone; -EAGAIN on a full non-blocking socket; -EINTR; or
+ * sendmsg(2)'s -errno.
+ */
+MPSC_API int mpsc_sock_send_fd(int sock, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct mpsc_info info;
+	char byte = 'M';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	int ret;
+
+	ret = mpsc_info(fd, &info);
+	if (ret < 0)
+		return ret;
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? neg_errno() : 0;
+}
+
+/**
+ * mpsc_sock_recv_fd() - receive a channel handle passed over a Unix socket
+ * @sock: the AF_UNIX socket mpsc_sock_send_fd() sends on
+ * @flags: O_CLOEXEC for a close-on-exec fd, or 0
+ *
+ * Receives what one mpsc_sock_send_fd() sent and returns the handle's new
+ * fd in this process.  Anything that is not exactly one mpsc handle is
+ * refused, and every fd that came with it is closed, so a confused or
+ * hostile peer cannot leave fds behind.
+ *
+ * Signals, as recvmsg(2): a handler installed without SA_RESTART ends the
+ * wait with -EINTR.
+ *
+ * Return: the fd; -EPIPE when the peer closed the socket; -EPROTO when
+ * the message carried no fd, several, or an fd that is not an mpsc
+ * handle; -EINVAL for other flags; -EAGAIN on an empty non-blocking
+ * socket; -EINTR; or recvmsg(2)'s -errno.
+ */
+MPSC_API int mpsc_sock_recv_fd(int sock, int flags)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} ctl;
+	struct mpsc_info info;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	int fd = -1, nfds = 0;
+	ssize_t n;
+	size_t i;
+
+	if (flags & ~O_CLOEXEC)
+		return -EINVAL;
+	n = recvmsg(sock, &msg, flags & O_CLOEXEC ? MSG_CMSG_CLOEXEC : 0);
+	if (n < 0)
+		return neg_errno();
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (!nfds++)
+				fd = got;
+			else
+				close(got);
+		}
+	}
+	if (!nfds)
+		return n || (msg.msg_flags & MSG_CTRUNC) ? -EPROTO : -EPIPE;
+	if (nfds > 1 || (msg.msg_flags & MSG_CTRUNC) || mpsc_info(fd, &info)) {
+		close(fd);
+		return -EPROTO;
+	}
+	return fd;
+}
+
+/**
+ * mpsc_send_batch() - send many messages in one call
+ * @fd: a sender
+ * @recs: packed struct mpsc_rec records (MPSC_REC_SIZE() each)
+ * @size: bytes of @recs
+ * @count: records in @recs, at least 1
+ * @timeout_ns: how long to wait for room: 0 tries once; MPSC_WAIT_FOREVER
+ *	waits without limit
+ *
+ * MPSC_IOC_SEND with MPSC_XFER_BATCH.  The records are sent in order, each
+ * a message of its own, with the sender fds it lists attached.  The call
+ * returns once all are sent, or the first that cannot be (no room within
+ * the timeout, a signal, a bad record or fd): the records sent are the
+ * first that many, each exactly once, and the next call, from the first
+ * unsent record, reports the error.
+ *
+ * Return: the number of records sent; or, when none was, -EAGAIN (a
+ * @timeout_ns of 0), -ETIMEDOUT, -EINTR, -EPIPE, -EMSGSIZE, -EFAULT,
+ * -EINVAL (a bad record, or an fd that is not an mpsc sender), -EBADF,
+ * -EDQUOT or -ENOMEM.
+ */
+MPSC_API ssize_t mpsc_send_batch(int fd, const void *recs, size_t size,
+				 unsigned int count, uint64_t timeout_ns)
+{
+	struct mpsc_xfer x;
+	ssize_t ret;
+
+	memset(&x, 0, sizeof(x));
+	x.buf = (uintptr_t)recs;
+	x.len = size;
+	x.timeout_ns = timeout_ns;
+	x.flags = MPSC_XFER_BATCH;
+	x.count = count;
+	ret = ioctl(fd, MPSC_IOC_SEND, &x);
+	return ret < 0 ? neg_errno() : ret;
+}
+
+/**
+ * mpsc_recv_batch() - receive many messages in one call
+ * @fd: the receiver
+ * @recs: where the records go
+ * @size: bytes of @recs
+ * @max: at most this many messages; 0 for as many as fit
+ * @flags: MPSC_RECV_HANDLES to install the sender handles messages carry,
+ *	with O_CLOEXEC for close-on-exec fds; or 0 to drop them
+ * @timeout_ns: how long to wait for the first message: 0 tries once;
+ *	MPSC_WAIT_FOREVER waits without limit
+ *
+ * tokio's `Receiver::recv_many()`: waits for one message, then takes every
+ * further one that is already queued and fits.  Each record is a struct
+ * mpsc_rec, its fds and its payload (see MPSC_REC_SIZE()); a message that
+ * does not fit, or whose copy faults, stays queued for the next call.
+ *
+ * Return: the number of messages received; 0 when every sender is gone
+ * and the queue is drained; -EMSGSIZE when the first record does not fit
+ * @size; -EAGAIN (a @timeout_ns of 0), -ETIMEDOUT, -EINTR, -EFAULT,
+ * -EMFILE or -ENOMEM (handles could not be installed: the message stays).
+ */
+MPSC_API ssize_t mpsc_recv_batch(int fd, void *recs, size_t size,
+				 unsigned int max, int flags,
+				 uint64_t timeout_ns)
+{
+	struct mpsc_xfer x;
+	ssize_t ret;
+
+	if (flags & ~(MPSC_RECV_HANDLES | O_CLOEXEC))
+		return -EINVAL;
+	memset(&x, 0, sizeof(x));
+	x.buf = (uintptr_t)recs;
+	x.len = size;
+	x.timeout_ns = timeout_ns;
+	x.flags = MPSC_XFER_BATCH;
+	if (flags & MPSC_RECV_HANDLES)
+		x.flags |= MPSC_XFER_HANDLES;
+	if (flags & O_CLOEXEC)
+		x.flags |= MPSC_XFER_CLOEXEC;
+	x.count = max;
+	ret = ioctl(fd, MPSC_IOC_RECV, &x);
+	return ret < 0 ? neg_errno() : ret;
+}
+
+/**
+ * mpsc_send_handles() - send one message carrying sender handles
+ * @fd: a sender
+ * @buf: the message
+ * @len: its length, 1 to max_msg_size
+ * @fds: mpsc sender fds to attach: cloned senders, or receivers for their
+ *	own sender role
+ * @nfds: how many, 0 to MPSC_MAX_HANDLES
+ *
+ * As mpsc_send(), and each fd of @fds travels in the message as a new
+ * sender role of its channel, keeping that channel connected until the
+ * message is received and the handle closed, or the message is freed.
+ * @fds stay open here: close or disconnect them to leave only the ones in
+ * flight.
+ *
+ * Return: @len; -EINVAL when an fd is not an mpsc fd; -EBADF when it is
+ * not open; -EPIPE when it (or @fd) holds no sender role, or the receiver
+ * is closed; and the errors of mpsc_send().  Nothing is queued on error.
+ */
+MPSC_API ssize_t mpsc_send_handles(int fd, const void *buf, size_t len,
+				   const int *fds, unsigned int nfds)
+{
+	size_t size;
+	char *rec;
+	ssize_t ret;
+
+	if (nfds > MPSC_MAX_HANDLES || len > UINT32_MAX)
+		return -EINVAL;
+	size = MPSC_REC_SIZE(len, nfds);
+	rec = malloc(size);
+	if (!rec)
+		return -ENOMEM;
+	memset(rec, 0, size);
+	((struct mpsc_rec *)rec)->len = len;
+	((struct mpsc_rec *)rec)->nfds = nfds;
+	if (nfds)
+		memcpy(rec + sizeof(struct mpsc_rec), fds, nfds * sizeof(int));
+	memcpy(rec + sizeof(struct mpsc_rec) + MPSC_REC_FDS_SIZE(nfds), buf,
+	       len);
+	ret = mpsc_send_batch(fd, rec, size, 1, MPSC_WAIT_FOREVER);
+	free(rec);
+	return ret == 1 ? (ssize_t)len : ret;
+}
+
+/**
+ * mpsc_recv_handles() - receive one message and the handles it carries
+ * @fd: the receiver
+ * @buf: where the message goes
+ * @cap: size of @buf
+ * @fds: out: the sender fds installed; room for MPSC_MAX_HANDLES
+ * @nfds: out: how many
+ * @flags: O_CLOEXEC for close-on-exec fds, or 0
+ *
+ * As mpsc_recv(), and each sender handle the message carries is installed
+ * as a new sender fd of this process, all of them or none.  If they
+ * cannot be (-EMFILE, -ENOMEM), nothing is installed and the message
+ * stays queued.
+ *
+ * Return: the message's length (with *@nfds set); 0 when every sender is
+ * gone and the queue is drained; -EMSGSIZE when @cap is too small (the
+ * message stays); -EMFILE; -ENOMEM; -EAGAIN; -EINTR; -EFAULT.
+ */
+MPSC_API ssize_t mpsc_recv_handles(int fd, void *buf, size_t cap, int *fds,
+				   unsigned int *nfds, int flags)
+{
+	size_t size = MPSC_REC_SIZE(cap, MPSC_MAX_HANDLES);
+	struct mpsc_rec *rec;
+	ssize_t ret;
+
+	if (flags & ~O_CLOEXEC)
+		return -EINVAL;
+	rec = malloc(size);
+	if (!rec)
+		return -ENOMEM;
+	ret = mpsc_recv_batch(fd, rec, size, 1, MPSC_RECV_HANDLES | flags,
+			      MPSC_WAIT_FOREVER);
+	if (ret == 1) {
+		memcpy(buf, (char *)rec + sizeof(*rec) +
+		       MPSC_REC_FDS_SIZE(rec->nfds), rec->len);
+		memcpy(fds, rec + 1, rec->nfds * sizeof(int));
+		*nfds = rec->nfds;
+		ret = rec->len;
+	}
+	free(rec);
 	return ret;
 }

@@ -8,14 +8,16 @@
  * O_CLOEXEC and O_NONBLOCK from <fcntl.h>.
  *
  * Signals (EINTR): the calls that can sleep are mpsc_send(), mpsc_recv(),
- * mpsc_send_timeout(), mpsc_recv_timeout() and mpsc_select().  A signal
+ * mpsc_send_timeout(), mpsc_recv_timeout(), mpsc_select(),
+ * mpsc_selector_wait() and, on a blocking socket, mpsc_sock_send_fd() and
+ * mpsc_sock_recv_fd().  A signal
  * handler installed without SA_RESTART that interrupts one makes it
  * return -EINTR, with nothing sent or consumed, exactly as read(2) and
  * write(2) do; libmpsc never retries by itself.  With SA_RESTART the
  * kernel restarts the send or receive, and a _timeout call still ends at
- * the deadline it started with.  mpsc_select() waits in epoll, which the
- * kernel never restarts: it returns -EINTR with or without SA_RESTART,
- * as poll(2) does.  The try_ functions and the rest never sleep, so they
+ * the deadline it started with.  mpsc_select() and mpsc_selector_wait()
+ * wait in epoll, which the kernel never restarts: they return -EINTR with
+ * or without SA_RESTART, as poll(2) does.  The try_ functions and the rest never sleep, so they
  * never return -EINTR.
  */
 #ifndef LIBMPSC_H
@@ -66,6 +68,25 @@ ssize_t mpsc_recv_timeout(int fd, void *buf, size_t cap, uint64_t timeout_ns);
 ssize_t mpsc_peek_len(int fd);
 int mpsc_info(int fd, struct mpsc_info *info);
 int mpsc_select(struct mpsc_select_item *items, size_t n, uint64_t timeout_ns);
+int mpsc_pipe(int fds[2], int flags);
+int mpsc_selector_create(const struct mpsc_select_item *items, size_t n,
+			 int flags);
+int mpsc_selector_wait(int sel, struct mpsc_select_item *items, size_t n,
+		       uint64_t timeout_ns);
+int mpsc_sock_send_fd(int sock, int fd);
+int mpsc_sock_recv_fd(int sock, int flags);
+
+/* mpsc_recv_batch() flags, beside O_CLOEXEC */
+#define MPSC_RECV_HANDLES	0x1
+
+ssize_t mpsc_send_batch(int fd, const void *recs, size_t size,
+			unsigned int count, uint64_t timeout_ns);
+ssize_t mpsc_recv_batch(int fd, void *recs, size_t size, unsigned int max,
+			int flags, uint64_t timeout_ns);
+ssize_t mpsc_send_handles(int fd, const void *buf, size_t len,
+			  const int *fds, unsigned int nfds);
+ssize_t mpsc_recv_handles(int fd, void *buf, size_t cap, int *fds,
+			  unsigned int *nfds, int flags);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,3 @@
-module mpsc
+module github.com/mpsc-dev/mpsc/bindings/go
 
 go 1.19

@@ -28,10 +28,11 @@ func TestABIMatchesHeader(t *testing.T) {
 	prog := `#include <stdio.h>
 #include <linux/mpsc.h>
 int main(void) {
-	printf("%llu %llu %llu %llu %llu %llu %llu\n",
+	printf("%llu %llu %llu %llu %llu %llu %llu %llu\n",
 	       (unsigned long long)MPSC_IOC_CLONE_SENDER,
 	       (unsigned long long)MPSC_IOC_DISCONNECT,
 	       (unsigned long long)MPSC_IOC_INFO,
+	       (unsigned long long)MPSC_IOC_PEEK_LEN,
 	       (unsigned long long)MPSC_IOC_SET_CAPACITY,
 	       (unsigned long long)MPSC_IOC_CLOSE,
 	       (unsigned long long)MPSC_IOC_SEND,
@@ -50,7 +51,7 @@ int main(void) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []uintptr{iocCloneSender, iocDisconnect, iocInfo, iocSetCapacity,
+	want := []uintptr{iocCloneSender, iocDisconnect, iocInfo, iocPeekLen, iocSetCapacity,
 		iocClose, iocSend, iocRecv}
 	for i, f := range strings.Fields(string(out)) {
 		v, _ := strconv.ParseUint(f, 10, 64)

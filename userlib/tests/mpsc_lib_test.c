@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1028,7 +1031,227 @@ TEST(wrong_fd)
 	EXPECT_EQ(-EBADF, mpsc_info(p[0], &info));
 }
 
+/* mpsc_pipe(): fds[0] only receives, fds[1] is the one sender. */
+TEST(pipe_receiver_and_sender)
+{
+	struct mpsc_info info;
+	char buf[8];
+	int fds[2];
+
+	ASSERT_EQ(0, mpsc_pipe(fds, O_CLOEXEC));
+	ASSERT_EQ(0, mpsc_info(fds[0], &info));
+	EXPECT_TRUE(info.state & MPSC_STATE_RECEIVER);
+	EXPECT_FALSE(info.state & MPSC_STATE_SENDER);
+	EXPECT_EQ(1, info.senders);
+	EXPECT_EQ(-EPIPE, mpsc_send(fds[0], "x", 1));
+	EXPECT_EQ(2, mpsc_send(fds[1], "hi", 2));
+	EXPECT_EQ(2, mpsc_recv(fds[0], buf, sizeof(buf)));
+	close(fds[1]);
+	/* No mpsc_disconnect(): closing the sender ends the loop. */
+	EXPECT_EQ(0, mpsc_recv(fds[0], buf, sizeof(buf)));
+	close(fds[0]);
+}
+
+TEST(pipe_flags_applied_to_both)
+{
+	int fds[2];
+
+	ASSERT_EQ(0, mpsc_pipe(fds, O_CLOEXEC | O_NONBLOCK));
+	EXPECT_TRUE(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+	EXPECT_TRUE(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
+	EXPECT_TRUE(fcntl(fds[0], F_GETFL) & O_NONBLOCK);
+	EXPECT_TRUE(fcntl(fds[1], F_GETFL) & O_NONBLOCK);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+TEST(pipe_bad_flags_leaves_fds)
+{
+	int fds[2] = { -7, -7 };
+
+	EXPECT_EQ(-EINVAL, mpsc_pipe(fds, O_APPEND));
+	EXPECT_EQ(-7, fds[0]);
+	EXPECT_EQ(-7, fds[1]);
+}
+
+/* A selector waits again and again on one epoll set, made once. */
+TEST(selector_reused)
+{
+	struct mpsc_select_item items[2];
+	struct rlimit old, lim;
+	int a[2], b[2], sel, i;
+	char c;
+
+	ASSERT_EQ(0, mpsc_pipe(a, O_CLOEXEC));
+	ASSERT_EQ(0, mpsc_pipe(b, O_CLOEXEC));
+	items[0] = (struct mpsc_select_item){ .fd = a[0], .events = MPSC_SELECT_RECV };
+	items[1] = (struct mpsc_select_item){ .fd = b[0], .events = MPSC_SELECT_RECV };
+	sel = mpsc_selector_create(items, 2, O_CLOEXEC);
+	ASSERT_LE(0, sel);
+	EXPECT_TRUE(fcntl(sel, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(-EAGAIN, mpsc_selector_wait(sel, items, 2, 0));
+	EXPECT_EQ(-ETIMEDOUT, mpsc_selector_wait(sel, items, 2, 10000000));
+	for (i = 0; i < 100; i++) {
+		int tx = i % 2 ? b[1] : a[1], rx = i % 2 ? b[0] : a[0];
+
+		ASSERT_EQ(1, mpsc_send(tx, "m", 1));
+		ASSERT_EQ(i % 2, mpsc_selector_wait(sel, items, 2,
+						    MPSC_WAIT_FOREVER));
+		EXPECT_EQ(MPSC_SELECT_RECV, items[i % 2].ready);
+		EXPECT_EQ(0, items[1 - i % 2].ready);
+		ASSERT_EQ(1, mpsc_recv(rx, &c, 1));
+	}
+	/* With no fd left to open, mpsc_select() fails; the selector works. */
+	i = dup(0);
+	ASSERT_LE(0, i);
+	close(i);
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	lim = old;
+	lim.rlim_cur = i;
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+	ASSERT_EQ(1, mpsc_send(a[1], "m", 1));
+	EXPECT_EQ(-EMFILE, mpsc_select(items, 2, 0));
+	EXPECT_EQ(0, mpsc_selector_wait(sel, items, 2, 0));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	close(sel);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+}
+
+TEST(selector_bad_arguments)
+{
+	struct mpsc_select_item item = { .fd = 0, .events = 0 };
+
+	EXPECT_EQ(-EINVAL, mpsc_selector_create(&item, 1, 0));
+	item.events = MPSC_SELECT_RECV;
+	EXPECT_EQ(-EINVAL, mpsc_selector_create(&item, 1, O_NONBLOCK));
+	EXPECT_EQ(-EINVAL, mpsc_selector_wait(0, &item, 1, 0));
+	item.fd = 1000000;
+	EXPECT_EQ(-EBADF, mpsc_selector_create(&item, 1, 0));
+}
+
+/* A sender travels to another process over a Unix socket and works there. */
+TEST(sock_fd_passes_a_sender)
+{
+	int sv[2], fds[2], st;
+	char buf[16];
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, mpsc_pipe(fds, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int tx;
+
+		close(fds[1]);
+		close(fds[0]);
+		tx = mpsc_sock_recv_fd(sv[1], O_CLOEXEC);
+		if (tx < 0 || !(fcntl(tx, F_GETFD) & FD_CLOEXEC))
+			_exit(1);
+		_exit(mpsc_send(tx, "via socket", 10) == 10 ? 0 : 2);
+	}
+	ASSERT_EQ(0, mpsc_sock_send_fd(sv[0], fds[1]));
+	close(fds[1]);		/* the child's copy is its own */
+	EXPECT_EQ(10, mpsc_recv(fds[0], buf, sizeof(buf)));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, st);
+	EXPECT_EQ(0, mpsc_recv(fds[0], buf, sizeof(buf)));
+	close(fds[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(sock_fd_refuses_other_fds)
+{
+	int sv[2], p[2], fds[2];
+	char byte = 'x';
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	EXPECT_EQ(-ENOTTY, mpsc_sock_send_fd(sv[0], p[0]));
+	EXPECT_EQ(-EBADF, mpsc_sock_send_fd(sv[0], 1000000));
+	/* Bytes without an fd, then an fd that is not mpsc: -EPROTO. */
+	ASSERT_EQ(1, write(sv[0], &byte, 1));
+	EXPECT_EQ(-EPROTO, mpsc_sock_recv_fd(sv[1], 0));
+	EXPECT_EQ(-EINVAL, mpsc_sock_recv_fd(sv[1], O_NONBLOCK));
+	ASSERT_EQ(0, mpsc_pipe(fds, O_CLOEXEC));
+	ASSERT_EQ(0, mpsc_sock_send_fd(sv[0], fds[1]));
+	close(fds[1]);
+	EXPECT_LE(0, mpsc_sock_recv_fd(sv[1], O_CLOEXEC));
+	/* The peer gone: -EPIPE, and no SIGPIPE on a send. */
+	close(sv[0]);
+	EXPECT_EQ(-EPIPE, mpsc_sock_recv_fd(sv[1], 0));
+	EXPECT_EQ(-EPIPE, mpsc_sock_send_fd(sv[1], fds[0]));
+	close(sv[1]);
+	close(fds[0]);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* The shared library exports the API and nothing else. */
+/* A reply channel travels in a request, and the reply comes back on it. */
+TEST(handles_request_reply)
+{
+	int requests = mpsc_channel(O_CLOEXEC), reply = mpsc_channel(0);
+	int fds[MPSC_MAX_HANDLES], flags;
+	unsigned int nfds = 0;
+	char buf[64];
+
+	ASSERT_LE(0, requests);
+	ASSERT_LE(0, reply);
+	ASSERT_EQ(4, mpsc_send_handles(requests, "ping", 4, &reply, 1));
+	ASSERT_EQ(0, mpsc_disconnect(reply));
+	ASSERT_EQ(4, mpsc_recv_handles(requests, buf, sizeof(buf), fds, &nfds,
+				       O_CLOEXEC));
+	EXPECT_EQ(0, memcmp(buf, "ping", 4));
+	ASSERT_EQ(1, nfds);
+	flags = fcntl(fds[0], F_GETFD);
+	EXPECT_EQ(FD_CLOEXEC, flags & FD_CLOEXEC);
+	EXPECT_EQ(4, mpsc_send(fds[0], "pong", 4));
+	close(fds[0]);
+	EXPECT_EQ(4, mpsc_recv(reply, buf, sizeof(buf)));
+	EXPECT_EQ(0, mpsc_recv(reply, buf, sizeof(buf)));
+	/* Only senders travel; bad arguments are refused. */
+	EXPECT_EQ(-EINVAL, mpsc_send_handles(requests, "x", 1, (int[]){ 0 },
+					     1));
+	EXPECT_EQ(-EINVAL, mpsc_send_handles(requests, "x", 1, fds,
+					     MPSC_MAX_HANDLES + 1));
+	EXPECT_EQ(-EINVAL, mpsc_recv_handles(requests, buf, sizeof(buf), fds,
+					     &nfds, O_NONBLOCK));
+	close(reply);
+	close(requests);
+}
+
+/* A batch each way; the first record too big says EMSGSIZE. */
+TEST(batch_send_and_receive)
+{
+	int rx = mpsc_channel(O_CLOEXEC), i;
+	char recs[512], *p = recs;
+	struct mpsc_rec *rec;
+
+	ASSERT_LE(0, rx);
+	for (i = 0; i < 4; i++) {
+		rec = (struct mpsc_rec *)p;
+		rec->len = 3;
+		rec->nfds = 0;
+		rec->flags = 0;
+		memcpy(p + sizeof(*rec), "abc", 3);
+		p += MPSC_REC_SIZE(3, 0);
+	}
+	EXPECT_EQ(4, mpsc_send_batch(rx, recs, p - recs, 4, 0));
+	EXPECT_EQ(-EMSGSIZE, mpsc_recv_batch(rx, recs, 8, 0, 0, 0));
+	EXPECT_EQ(2, mpsc_recv_batch(rx, recs, sizeof(recs), 2, 0, 0));
+	EXPECT_EQ(2, mpsc_recv_batch(rx, recs, sizeof(recs), 0, 0,
+				     MPSC_WAIT_FOREVER));
+	EXPECT_EQ(-EAGAIN, mpsc_recv_batch(rx, recs, sizeof(recs), 0, 0, 0));
+	EXPECT_EQ(-EINVAL, mpsc_recv_batch(rx, recs, sizeof(recs), 0,
+					   O_NONBLOCK, 0));
+	close(rx);
+}
+
 TEST(shared_library_exports)
 {
 	static const char *const api[] = {
@@ -1037,6 +1260,10 @@ TEST(shared_library_exports)
 		"mpsc_send", "mpsc_try_send", "mpsc_send_timeout",
 		"mpsc_recv", "mpsc_try_recv", "mpsc_recv_timeout",
 		"mpsc_peek_len", "mpsc_info", "mpsc_select",
+		"mpsc_pipe", "mpsc_selector_create", "mpsc_selector_wait",
+		"mpsc_sock_send_fd", "mpsc_sock_recv_fd",
+		"mpsc_send_batch", "mpsc_recv_batch", "mpsc_send_handles",
+		"mpsc_recv_handles",
 	};
 	char path[PATH_MAX], *slash;
 	ssize_t n;

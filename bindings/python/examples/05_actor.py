@@ -1,30 +1,39 @@
-# The seed's actor: a thread owns its state and serves requests from a
-# channel; each request carries a sender for the reply.
-import threading
+# The seed's actor, across processes: the actor is a process of its own
+# that owns its state and serves requests from a channel.  Each request
+# carries the Sender of its reply channel inside the message, as Rust's
+# Sender<(Request, Sender<Response>)> does: no socket, no fd numbers.
+import multiprocessing
 
 import mpsc
 
 
 def my_actor(requests):
-    for text, reply_fd in requests:
-        with mpsc.Sender(reply_fd, mpsc.TEXT) as reply:
+    # The loop ends when every address is gone.
+    for text, reply in requests:
+        with reply:     # closing it disconnects the requester's channel
             reply.send("Actor received: %s" % text)
 
 
 def main():
+    # Start a new actor in its own process; addr is its address.
     addr, requests = mpsc.channel(codec=mpsc.PICKLE)
-    threading.Thread(target=my_actor, args=(requests,)).start()
+    actor = multiprocessing.get_context("spawn").Process(
+        target=my_actor, args=(requests,))
+    actor.start()
+    requests.close()    # the actor has its own
 
     # addr.send(MyMessage("Hello, Actix!")).await, with a reply channel.
     reply_tx, reply_rx = mpsc.sync_channel(1, codec=mpsc.TEXT)
-    addr.send(("Hello, Actix!", reply_tx.clone().detach()))
-    reply_tx.close()
+    addr.send(("Hello, Actix!", reply_tx))
+    reply_tx.close()    # only the sender in the request is left
     try:
         response = reply_rx.recv()
         print(response)
     except mpsc.Disconnected:
         print("Failed to receive response from actor.")
-    addr.close()
+    addr.close()        # the actor's address is gone: it stops
+    actor.join()
 
 
-main()
+if __name__ == "__main__":
+    main()

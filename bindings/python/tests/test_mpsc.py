@@ -2,8 +2,10 @@
 """The Python binding, against the device."""
 
 import asyncio
+import errno
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -227,3 +229,140 @@ def test_fork_child_sends():
     os.waitpid(pid, 0)
     with pytest.raises(mpsc.Disconnected):
         rx.recv()
+
+
+def test_exceptions_fit_the_standard_library():
+    import queue
+    assert issubclass(mpsc.Empty, queue.Empty)
+    assert issubclass(mpsc.Full, queue.Full)
+    assert issubclass(mpsc.Timeout, TimeoutError)
+    assert issubclass(mpsc.Disconnected, BrokenPipeError)
+    assert issubclass(mpsc.MessageTooLarge, ValueError)
+    assert mpsc.Disconnected().errno == errno.EPIPE
+    assert mpsc.Timeout().errno == errno.ETIMEDOUT
+
+
+def test_oversize_send_raises_message_too_large():
+    tx, rx = mpsc.channel()
+    big = b"x" * (rx.info()["max_msg_size"] + 1)
+    for send in (tx.send, tx.try_send, tx.put,
+                 lambda m: tx.send_timeout(m, 0.01)):
+        with pytest.raises(mpsc.MessageTooLarge) as e:
+            send(big)
+        assert e.value.message is big
+        assert e.value.size == len(big)
+    assert rx.qsize() == 0
+
+
+def test_queue_shaped_put_and_get():
+    tx, rx = mpsc.sync_channel(1, codec=mpsc.PICKLE)
+    assert rx.empty() and rx.qsize() == 0 and not tx.full()
+    tx.put({"k": 1})
+    assert rx.qsize() == 1 and not rx.empty() and tx.full()
+    with pytest.raises(mpsc.Full):
+        tx.put(2, block=False)
+    with pytest.raises(mpsc.Full):
+        tx.put_nowait(2)
+    start = time.monotonic()
+    with pytest.raises(mpsc.Full):
+        tx.put(2, timeout=0.05)
+    assert time.monotonic() - start >= 0.05
+    assert rx.get() == {"k": 1}
+    with pytest.raises(mpsc.Empty):
+        rx.get(block=False)
+    with pytest.raises(mpsc.Empty):
+        rx.get_nowait()
+    with pytest.raises(mpsc.Empty):
+        rx.get(timeout=0.02)
+    with pytest.raises(ValueError):
+        rx.get(timeout=-1)
+    tx.put(3, timeout=1)
+    assert rx.get(timeout=1) == 3
+    tx.close()
+    with pytest.raises(mpsc.Disconnected):
+        rx.get()
+
+
+def test_get_waits_for_a_thread_put():
+    tx, rx = mpsc.channel(codec=mpsc.TEXT)
+    t = threading.Timer(0.05, tx.put, args=("late",))
+    t.start()
+    assert rx.get(timeout=5) == "late"
+    t.join()
+
+
+def test_repr_of_every_handle():
+    tx, rx = mpsc.channel(codec=mpsc.TEXT)
+    chan = rx.info()["id"]
+    assert repr(tx) == "<mpsc.Sender fd=%d channel=%d codec=mpsc.TEXT>" % (
+        tx.fileno(), chan)
+    assert repr(rx) == "<mpsc.Receiver fd=%d channel=%d codec=mpsc.TEXT>" % (
+        rx.fileno(), chan)
+    tx.close()
+    assert repr(tx) == "<mpsc.Sender closed>"
+
+
+def test_wrap_an_inherited_fd():
+    tx, rx = mpsc.channel(codec=mpsc.TEXT)
+    fd = os.dup(tx.fileno())
+    again = mpsc.Sender(fd, mpsc.TEXT)
+    again.send("via the dup")
+    assert rx.recv() == "via the dup"
+    r, w = os.pipe()
+    with pytest.raises(ValueError):
+        mpsc.Sender(r)
+    os.close(r)
+    os.close(w)
+
+
+def test_receive_allocates_only_the_message():
+    import tracemalloc
+    tx, rx = mpsc.channel()
+    for _ in range(3):
+        tx.send(b"0123456789")
+    tracemalloc.start()
+    try:
+        for recv in (rx.recv, rx.try_recv, lambda: rx.recv_timeout(1)):
+            tracemalloc.reset_peak()
+            assert recv() == b"0123456789"
+            assert tracemalloc.get_traced_memory()[1] < 4096
+    finally:
+        tracemalloc.stop()
+
+
+def test_sleeping_recv_keeps_only_the_message():
+    tx, rx = mpsc.channel()
+    threading.Timer(0.05, tx.send, args=(b"abc",)).start()
+    msg = rx.recv()
+    assert msg == b"abc"
+    assert sys.getsizeof(msg) < 100
+
+
+def test_recv_timeout_meets_a_rendezvous_send_timeout():
+    tx, rx = mpsc.sync_channel(0, codec=mpsc.TEXT)
+    t = threading.Thread(target=tx.send_timeout, args=("met", 5))
+    t.start()
+    assert rx.recv_timeout(5) == "met"
+    t.join()
+
+
+def test_recv_meets_async_sender_on_rendezvous():
+    tx, rx = mpsc.sync_channel(0, codec=mpsc.TEXT)
+    got = []
+    t = threading.Thread(target=lambda: got.append(rx.recv()))
+    t.start()
+    asyncio.run(tx.send_async("from the loop"))
+    t.join()
+    assert got == ["from the loop"]
+
+
+def test_blocking_calls_on_a_nonblocking_fd():
+    tx, rx = mpsc.sync_channel(1, codec=mpsc.TEXT)
+    os.set_blocking(tx.fileno(), False)
+    os.set_blocking(rx.fileno(), False)
+    threading.Timer(0.05, tx.send, args=("late",)).start()
+    assert rx.recv() == "late"
+    tx.send("fills")
+    threading.Timer(0.05, rx.recv).start()
+    tx.send("waits for room")
+    assert rx.recv() == "waits for room"

@@ -13,8 +13,9 @@ fn ioctl_numbers_match_header() {
         r#"#include <stdio.h>
 #include <linux/mpsc.h>
 int main(void) {
-	printf("%llu %llu %zu\n", (unsigned long long)MPSC_IOC_SEND,
-	       (unsigned long long)MPSC_IOC_INFO, sizeof(struct mpsc_info));
+	printf("%llu %llu %zu %d %zu\n", (unsigned long long)MPSC_IOC_SEND,
+	       (unsigned long long)MPSC_IOC_INFO, sizeof(struct mpsc_info),
+	       MPSC_MAX_HANDLES, sizeof(struct mpsc_rec));
 	return 0;
 }"#,
     )
@@ -27,7 +28,7 @@ int main(void) {
     let v: Vec<u64> = out.split_whitespace().map(|s| s.parse().unwrap()).collect();
     let send = (3u64 << 30) | (48 << 16) | (0xB8 << 8) | 0x07;
     let info = (3u64 << 30) | (128 << 16) | (0xB8 << 8) | 0x03;
-    assert_eq!(v, vec![send, info, 128]);
+    assert_eq!(v, vec![send, info, 128, mpsc_dev::MAX_HANDLES as u64, 8]);
     assert_eq!(std::mem::size_of::<mpsc_dev::Info>(), 128);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 //! The std-shaped API against the device.
 
-use mpsc_dev::{self as mpsc, RecvTimeoutError, TryRecvError, TrySendError};
+use mpsc_dev::{self as mpsc, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use std::os::unix::io::{AsFd, AsRawFd, OwnedFd};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -127,10 +128,129 @@ fn close_keeps_queue() {
 }
 
 #[test]
-#[should_panic(expected = "at least one byte")]
-fn empty_message_panics() {
+fn empty_message_is_an_error_value() {
     let (tx, _rx) = mpsc::channel::<String>();
-    let _ = tx.send(String::new());
+    let err = tx.send(String::new()).unwrap_err();
+    assert!(!err.is_disconnected());
+    assert!(err.to_string().contains("at least one byte"), "{}", err);
+    assert_eq!(err.0, "");
+}
+
+#[test]
+fn oversize_send_returns_emsgsize() {
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+    let max = tx.info().unwrap().max_msg_size as usize;
+    let err = tx.send(vec![7; max + 1]).unwrap_err();
+    assert_eq!(err.io_error().unwrap().raw_os_error(), Some(libc::EMSGSIZE));
+    assert!(err.to_string().contains("max_msg_size"), "{}", err);
+    assert!(!err.to_string().contains("loaded"), "{}", err);
+    assert_eq!(err.0.len(), max + 1);
+    match tx.try_send(vec![7; max + 1]) {
+        Err(TrySendError::Io(v, e)) => {
+            assert_eq!(v.len(), max + 1);
+            assert_eq!(e.raw_os_error(), Some(libc::EMSGSIZE));
+        }
+        other => panic!("{:?}", other),
+    }
+    match tx.send_timeout(vec![7; max + 1], Duration::from_millis(1)) {
+        Err(SendTimeoutError::Io(_, e)) => assert_eq!(e.raw_os_error(), Some(libc::EMSGSIZE)),
+        other => panic!("{:?}", other),
+    }
+    // The channel still works, and the largest message goes through.
+    tx.send(vec![9; max]).unwrap();
+    assert_eq!(rx.recv().unwrap(), vec![9; max]);
+}
+
+#[test]
+fn receive_allocates_only_the_message() {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    tx.send(vec![1; 3]).unwrap();
+    tx.send(vec![2; 40_000]).unwrap();
+    tx.send(vec![3; 5]).unwrap();
+    for len in [3, 40_000, 5] {
+        let v = rx.recv().unwrap();
+        assert_eq!(v.len(), len);
+        assert_eq!(v.capacity(), len, "a message owns exactly its bytes");
+    }
+}
+
+#[test]
+fn tuples_go_through() {
+    let (tx, rx) = mpsc::channel::<(u32, String, bool)>();
+    tx.send((7, "seven".to_string(), true)).unwrap();
+    tx.send((0, String::new(), false)).unwrap();
+    assert_eq!(rx.recv(), Ok((7, "seven".to_string(), true)));
+    assert_eq!(rx.recv(), Ok((0, String::new(), false)));
+}
+
+#[test]
+fn crossbeam_send_timeout_and_deadline() {
+    let (tx, rx) = mpsc::sync_channel::<u8>(1);
+    tx.send(1).unwrap();
+    let start = Instant::now();
+    assert_eq!(tx.send_timeout(2, Duration::from_millis(50)), Err(SendTimeoutError::Timeout(2)));
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!(
+        tx.send_deadline(3, Instant::now() + Duration::from_millis(10)),
+        Err(SendTimeoutError::Timeout(3))
+    );
+    assert_eq!(rx.recv(), Ok(1));
+    tx.send_timeout(4, Duration::from_secs(5)).unwrap();
+    assert_eq!(rx.recv(), Ok(4));
+    drop(rx);
+    assert_eq!(tx.send_timeout(5, Duration::from_secs(5)), Err(SendTimeoutError::Disconnected(5)));
+}
+
+#[test]
+fn crossbeam_recv_deadline() {
+    let (tx, rx) = mpsc::channel::<u8>();
+    let start = Instant::now();
+    let deadline = start + Duration::from_millis(50);
+    assert_eq!(rx.recv_deadline(deadline), Err(RecvTimeoutError::Timeout));
+    assert!(start.elapsed() >= Duration::from_millis(50));
+    assert_eq!(rx.recv_deadline(start), Err(RecvTimeoutError::Timeout));
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        tx.send(8).unwrap();
+    });
+    assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(5)), Ok(8));
+    t.join().unwrap();
+    assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(5)), Err(RecvTimeoutError::Disconnected));
+}
+
+#[test]
+fn unbounded_try_send_len_and_same_channel() {
+    let (tx, rx) = mpsc::channel::<u8>();
+    let (other, _orx) = mpsc::channel::<u8>();
+    assert!(tx.same_channel(&tx.clone()));
+    assert!(!tx.same_channel(&other));
+    assert!(rx.is_empty());
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.recv(), Ok(1));
+    assert_eq!(rx.len(), 1);
+}
+
+#[test]
+fn handles_convert_to_and_from_owned_fd() {
+    let (tx, rx) = mpsc::sync_channel::<String>(2);
+    // Hand both fds over, as to another library or process, and wrap them
+    // again.
+    let tx_fd: OwnedFd = tx.into();
+    let rx_fd = OwnedFd::from(rx);
+    let tx = mpsc::Sender::<String>::from(tx_fd);
+    let rx: mpsc::Receiver<String> = rx_fd.into();
+    assert!(tx.as_fd().as_raw_fd() >= 0 && rx.as_fd().as_raw_fd() >= 0);
+    tx.send("through".to_string()).unwrap();
+    assert_eq!(rx.recv().unwrap(), "through");
+    // A duplicate (an inherited fd, say) is the same sender role.
+    let dup = mpsc::SyncSender::<String>::from(tx.as_fd().try_clone_to_owned().unwrap());
+    drop(tx);
+    dup.try_send("dup".to_string()).unwrap();
+    assert_eq!(rx.recv().unwrap(), "dup");
+    drop(dup);
+    assert!(rx.recv().is_err());
 }
 
 #[test]

@@ -5,7 +5,7 @@ package main
 import (
 	"fmt"
 
-	"mpsc"
+	mpsc "github.com/mpsc-dev/mpsc/bindings/go"
 )
 
 func main() {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"mpsc"
+	mpsc "github.com/mpsc-dev/mpsc/bindings/go"
 )
 
 func main() {
