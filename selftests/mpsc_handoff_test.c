@@ -287,7 +287,7 @@ static void withdraw_mid_copy(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(rv) * self, bool by_signal)
 {
 	struct op w = { .kind = by_signal ? OP_WRITE : OP_SEND, .fd = self->tx,
-			.buf = "AAAAAAAA", .len = 8, .timeout_ns = 1000000000 };
+			.buf = "AAAAAAAA", .len = 8, .timeout_ns = 3000000000ULL };
 	struct op r = { 0 };
 	int held;
 
