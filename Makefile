@@ -3,7 +3,8 @@
 #
 #   make            the module and userlib
 #   make demo       every seed example in C, Rust, Python and Go, in QEMU
-#   make bench      mpsc against a pipe, a socketpair and a POSIX mqueue
+#   make bench      mpsc against its peers: a table, bench/results.csv and
+#                   docs/performance.png
 #   make check      every gate and every test, in QEMU guests of 6.1 and 6.12
 #                   (KVER=6.1 or KVER=6.12: that kernel alone)
 #   make deb        the Debian packages (mpsc-dkms, libmpsc1, libmpsc-dev)
@@ -45,10 +46,15 @@ bindings:
 demo:
 	@$(CURDIR)/scripts/demo
 
-# mpsc against a pipe, a socketpair and a POSIX mqueue, in the guest.
+# mpsc against its peers in one guest run (docs/performance.rst): the
+# table and the targets on stdout, the figures in bench/results.csv (the
+# guest writes it in the shared tree), plotted on the host with gnuplot.
 bench: module
+	@$(CURDIR)/scripts/deps bench
 	$(MAKE) -C bench
-	@$(CURDIR)/scripts/vm-run -- bench/mpsc_bench
+	@$(CURDIR)/scripts/vm-run -- bench/mpsc_bench --csv bench/results.csv
+	@$(CURDIR)/bench/plot bench/results.csv docs/performance.png
+	@echo "bench/results.csv, docs/performance.png"
 
 # The module goes to $(INSTALL_MOD_PATH)/lib/modules/<release>/updates,
 # depmod runs for a real install only (no DESTDIR or INSTALL_MOD_PATH);
