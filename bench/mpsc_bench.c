@@ -1750,8 +1750,13 @@ static int smoke_test(void)
 	for (j = 0; j < NSIZES; j++) {
 		for (p = 0, ok = have_cg; ok && p < NPEERS; p++) {
 			ok = !mem_run(p, mem_sizes[j], 64, &per_msg, &q);
+			/*
+			 * A few small messages share a page: the memory
+			 * cgroup's figure can be 0 here.  queued_mem is exact:
+			 * the payload padded to 8 and an 8-byte header.
+			 */
 			if (ok && p == MPSC &&
-			    !(per_msg > 0 && q >= mem_sizes[j]))
+			    !(q >= mem_sizes[j] && q <= mem_sizes[j] + 15))
 				fail("mpsc: %g B per %zu B message, queued_mem %g",
 				     per_msg, mem_sizes[j], q);
 			ok = ok && !errmsg[0];

@@ -4,20 +4,38 @@
  * and who sleeps and wakes when.  mpsc_internal.h says what chan->lock
  * protects.
  *
- * Capacity: an unbounded channel is limited by bytes only; a bounded one
- * (capacity N) also by N held messages.  Every send first reserves its
- * room (and its owner's per-user charge) under the lock, and only then
- * allocates and copies its message in: a refused send costs the same at
+ * The store: messages are records in the channel's ring of recycled pages
+ * (ring.c), in the order their sends were admitted.  A record is reserved
+ * (its writer copies it in), ready, busy (a reader copies it out) or
+ * dead; the head moves past dead records and gives their pages back.
+ *
+ * Capacity: an unbounded channel is limited by bytes only: its payload
+ * bytes, at most max_queue_bytes, and the ring bytes its records take
+ * (header and padded payload), at most max_ring, a sixty-fourth (or a
+ * page) more: many small messages cost what they really hold.  A
+ * bounded one (capacity N) is also limited to N held messages.  Every send is first
+ * admitted under the lock (room, and the per-user charge for the handles
+ * it carries), then placed at the ring's tail (with the pages it needs,
+ * allocated and charged without the lock), then copied in without the
+ * lock, and finally made ready under it: a refused send costs the same at
  * any size, and a writer asleep for room holds no message memory.
  *
- * Exactly once: a receive takes the head message under the lock, copies it
- * out without the lock, and then commits it under the lock, or puts it
- * back at the head when the copy faulted.  Until the commit, the message
- * still counts in nr_msgs, so the limits stay exact and no other reader
- * sees end of file while it can still come back.
+ * Writers and room: the room that sleeping writers wait for is theirs
+ * (chan->dem_*): a running writer takes only what is left beyond it, so it
+ * need not sleep behind them, and it cannot starve them.  Sleepers are
+ * woken in arrival order and in batches, each with its room already
+ * admitted, once half the channel is free or nothing is held: a writer
+ * on a full channel sleeps once per half channel, not once per message.
+ *
+ * Exactly once: a receive takes the first ready record under the lock
+ * (busy), copies it out without the lock, and then commits it (dead)
+ * under the lock, or makes it ready again where it was when the copy
+ * faulted.  Until the commit, the message still counts in nr_msgs, so the
+ * limits stay exact and no other reader sees end of file while it can
+ * still come back.
  *
  * Rendezvous (capacity 0): a send is an offer.  Its message is queued
- * together with its writer (msg->sender, on chan->offers), and the send
+ * together with its writer (ext->sender, on chan->offers), and the send
  * succeeds only when a reader has copied the message out and committed
  * it.  Until then the message is the writer's: a reader whose buffer is
  * too small, or whose copy faults, leaves it to the writer, who keeps
@@ -70,15 +88,18 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
+#include "compat.h"
 #include "mpsc_internal.h"
 
 /* mpsc_tx_waiter.status while its offer waits for a reader. */
 #define MPSC_OFFERED	1
 
 /*
- * A writer that waits: on the writer's stack for a blocking or one-shot
- * send, allocated for an async one.  While it waits for room it sits on
+ * A writer: on the writer's stack for a blocking or one-shot send,
+ * allocated for an async one.  While it waits for room it sits on
  * chan->tx_waiters; on a rendezvous channel it then sits on chan->offers
  * until its message is committed or withdrawn.  Every field but the
  * constant ones is under chan->lock.
@@ -88,11 +109,14 @@ struct mpsc_tx_waiter {
 	struct task_struct *task;	/* NULL for an async writer */
 	struct kiocb *iocb;		/* an async writer's request */
 	struct mpsc_handle *h;
-	struct mpsc_msg *msg;		/* the offer; NULL once not ours */
-	size_t len;
+	struct mpsc_ext *ext;		/* the offer's; NULL once not ours */
+	u64 off;			/* its record, once placed */
+	size_t len;			/* payload bytes */
+	size_t size;			/* ring bytes */
 	unsigned int nr_handles;
 	int status;			/* MPSC_OFFERED, 0 taken, or -errno */
 	bool once;			/* one-shot: one reader, one try */
+	bool granted;			/* woken with its room admitted */
 };
 
 /* Wake-ups to issue once chan->lock is dropped. */
@@ -101,10 +125,26 @@ struct mpsc_tx_waiter {
 #define MPSC_WAKE_TX		BIT(2)	/* sender pollers: room */
 #define MPSC_WAKE_TX_ERR	BIT(3)	/* sender pollers: sends fail now */
 
+/*
+ * Messages up to this size are copied through the stack: a send copies
+ * it in before it takes the lock, and a receive copies it out without
+ * page faults before it lets go of the lock, so each holds the lock once.
+ */
+#define MPSC_SMALL		256
+
+/*
+ * Room freed for sleeping writers is granted at once when half the channel
+ * is free (or nothing is held), else after this long.
+ */
+#define MPSC_GRANT_DELAY	msecs_to_jiffies(20)
+
+/* Room for this many messages per writer woken, beyond the first. */
+#define MPSC_GRANT_SHARE	128
+
 /* Rendezvous writes queued asynchronously, at most, per channel. */
 #define MPSC_MAX_ASYNC		64
 
-/* Messages freed between two cond_resched() calls when a queue is purged. */
+/* Extras freed between two cond_resched() calls when a queue is purged. */
 #define MPSC_PURGE_BATCH	64
 
 static atomic64_t mpsc_last_id = ATOMIC64_INIT(0);
@@ -143,93 +183,93 @@ void mpsc_chan_exit(void)
 }
 
 /*
- * What a message of @len bytes really holds, as mpsc_msg_alloc() gets it
- * from kmalloc: the header and a small payload in one object rounded up to
- * its slab size; a larger payload in a buffer of its own, which kvmalloc
- * takes from kmalloc when it can, rounded up to a power-of-two number of
- * pages (a 64 KiB + 1 byte payload holds 128 KiB), or else from vmalloc,
- * whole pages, which is less.  Each sender role it carries adds a handle
- * and a pointer to it.  This is what the per-user ceiling counts.
+ * What the extras of a message with @nr_handles sender roles really hold:
+ * the struct mpsc_ext as kmalloc rounds it, and a handle per role.  A
+ * rendezvous offer's ext without handles belongs to its waiting writer and
+ * is not counted.  The per-user ceiling counts this, and the ring's pages.
  */
-static size_t mpsc_msg_cost(size_t len, unsigned int nr_handles)
+static size_t mpsc_ext_cost(unsigned int nr_handles)
 {
-	size_t size = struct_size((struct mpsc_msg *)NULL, inline_data, len);
-	size_t cost;
-
-	if (size <= PAGE_SIZE)
-		cost = kmalloc_size_roundup(size);
-	else
-		cost = kmalloc_size_roundup(sizeof(struct mpsc_msg)) +
-		       kmalloc_size_roundup(len);
-	if (nr_handles)
-		cost += kmalloc_size_roundup(nr_handles * sizeof(void *)) +
-			nr_handles * kmem_cache_size(mpsc_handle_cachep);
-	return cost;
+	if (!nr_handles)
+		return 0;
+	return kmalloc_size_roundup(struct_size((struct mpsc_ext *)NULL,
+						handles, nr_handles)) +
+	       nr_handles * kmem_cache_size(mpsc_handle_cachep);
 }
 
-static size_t mpsc_msg_mem(const struct mpsc_msg *msg)
+/* The extras of a message, charged to the caller's memory cgroup. */
+static struct mpsc_ext *mpsc_ext_alloc(unsigned int nr_handles)
 {
-	return mpsc_msg_cost(msg->len, msg->nr_handles);
-}
+	struct mpsc_ext *ext;
 
-/* A message of @len bytes, charged to the caller's memory cgroup. */
-static struct mpsc_msg *mpsc_msg_alloc(size_t len)
-{
-	struct mpsc_msg *msg;
-	size_t size = struct_size(msg, inline_data, len);
-
-	if (size <= PAGE_SIZE) {
-		msg = kmalloc(size, GFP_KERNEL_ACCOUNT);
-		if (!msg)
-			return NULL;
-		msg->data = msg->inline_data;
-	} else {
-		msg = kmalloc(sizeof(*msg), GFP_KERNEL_ACCOUNT);
-		if (!msg)
-			return NULL;
-		msg->data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
-		if (!msg->data) {
-			kfree(msg);
-			return NULL;
-		}
-	}
-	msg->len = len;
-	msg->sender = NULL;
-	msg->handles = NULL;
-	msg->nr_handles = 0;
-	msg->busy = false;
-	msg->orphan = false;
-	INIT_LIST_HEAD(&msg->node);
-	return msg;
+	ext = kmalloc(struct_size(ext, handles, nr_handles),
+		      GFP_KERNEL_ACCOUNT);
+	if (!ext)
+		return NULL;
+	INIT_LIST_HEAD(&ext->node);
+	ext->off = 0;
+	ext->sender = NULL;
+	ext->orphan = false;
+	ext->nr_handles = 0;
+	return ext;
 }
 
 /*
- * Free @msg, releasing the sender roles it carries: never under a
+ * Free @ext, releasing the sender roles it carries: never under a
  * channel's lock, since releasing a role takes its channel's.
  */
-static void mpsc_msg_free(struct mpsc_msg *msg)
+static void mpsc_ext_free(struct mpsc_ext *ext)
 {
 	unsigned int i;
 
-	if (!msg)
+	if (!ext)
 		return;
-	for (i = 0; i < msg->nr_handles; i++)
-		mpsc_handle_release(msg->handles[i]);
-	kfree(msg->handles);
-	if (msg->data != msg->inline_data)
-		kvfree(msg->data);
-	kfree(msg);
+	for (i = 0; i < ext->nr_handles; i++)
+		mpsc_handle_release(ext->handles[i]);
+	kfree(ext);
 }
+
+/* Free the extras on @list, yielding now and then. */
+static void mpsc_ext_free_list(struct list_head *list)
+{
+	struct mpsc_ext *ext, *next;
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(ext, next, list, node) {
+		mpsc_ext_free(ext);
+		if (!(++n % MPSC_PURGE_BATCH))
+			cond_resched();
+	}
+}
+
+/* The extras of the held record at @off. */
+static struct mpsc_ext *mpsc_ext_find(struct mpsc_chan *chan, u64 off)
+{
+	struct mpsc_ext *ext;
+
+	lockdep_assert_held(&chan->lock);
+	list_for_each_entry(ext, &chan->exts, node)
+		if (ext->off == off)
+			return ext;
+	WARN_ON_ONCE(1);
+	return NULL;
+}
+
+static void mpsc_grant_work(struct work_struct *work);
 
 static void mpsc_chan_free(struct kref *ref)
 {
 	struct mpsc_chan *chan = container_of(ref, struct mpsc_chan, ref);
 
 	/* The receiver's release emptied the queue; waiters hold files. */
-	WARN_ON_ONCE(!list_empty(&chan->msgs));
+	WARN_ON_ONCE(!list_empty(&chan->exts));
 	WARN_ON_ONCE(!list_empty(&chan->tx_waiters));
 	WARN_ON_ONCE(!list_empty(&chan->offers));
 	WARN_ON_ONCE(chan->nr_msgs || chan->mem || chan->resv_msgs);
+	WARN_ON_ONCE(chan->ring.nr_pages || chan->ring.nr_reserved);
+	/* No writer is left to grant, but the work may be pending. */
+	cancel_delayed_work_sync(&chan->grant_work);
+	kvfree(chan->ring.slots);
 	mpsc_user_put(chan->user);
 	kmem_cache_free(mpsc_chan_cachep, chan);
 }
@@ -239,7 +279,8 @@ static void mpsc_chan_free(struct kref *ref)
  *
  * The receiver also holds the channel's first sender role.  The limits
  * are sampled from the sysctls now and stay fixed for the channel's life;
- * its queued memory is charged to the calling task's real user.
+ * its queued memory is charged to the calling task's real user.  The
+ * ring gets its memory with the first send.
  *
  * Return: the receiver's handle, or ERR_PTR(-ENOMEM).
  */
@@ -259,7 +300,7 @@ struct mpsc_handle *mpsc_chan_create(void)
 		goto out_free_handle;
 
 	spin_lock_init(&chan->lock);
-	INIT_LIST_HEAD(&chan->msgs);
+	INIT_LIST_HEAD(&chan->exts);
 	INIT_LIST_HEAD(&chan->tx_waiters);
 	INIT_LIST_HEAD(&chan->offers);
 	chan->senders = 1;
@@ -269,9 +310,13 @@ struct mpsc_handle *mpsc_chan_create(void)
 	chan->max_bytes = READ_ONCE(mpsc_max_queue_bytes);
 	chan->max_msg = min_t(size_t, READ_ONCE(mpsc_max_msg_size),
 			      chan->max_bytes);
+	chan->max_ring = chan->max_bytes +
+			 max_t(size_t, chan->max_bytes / 64, PAGE_SIZE);
+	mpsc_ring_init(&chan->ring, chan->max_ring);
 	chan->exempt = has_capability_noaudit(current, CAP_SYS_RESOURCE);
 	init_waitqueue_head(&chan->rx_wait);
 	init_waitqueue_head(&chan->tx_poll);
+	INIT_DELAYED_WORK(&chan->grant_work, mpsc_grant_work);
 	kref_init(&chan->ref);
 
 	h->chan = chan;
@@ -318,14 +363,19 @@ static bool mpsc_waiting(struct mpsc_chan *chan, struct wait_queue_head *wq)
 	return waitqueue_active(wq);
 }
 
+/*
+ * Readers are woken as a pipe wakes its reader: with a sync wake-up, a
+ * hint that the waker is about to yield, so that on one CPU the reader
+ * does not preempt a writer that still has messages to send.
+ */
 static void mpsc_wake(struct mpsc_chan *chan, unsigned int wake)
 {
 	if (wake & MPSC_WAKE_RX_ALL)
 		__wake_up(&chan->rx_wait, TASK_INTERRUPTIBLE, 0,
 			  poll_to_key(EPOLLIN | EPOLLRDNORM | EPOLLHUP));
 	else if (wake & MPSC_WAKE_RX)
-		wake_up_interruptible_poll(&chan->rx_wait,
-					   EPOLLIN | EPOLLRDNORM);
+		wake_up_interruptible_sync_poll(&chan->rx_wait,
+						EPOLLIN | EPOLLRDNORM);
 	if (wake & MPSC_WAKE_TX_ERR)
 		wake_up_interruptible_poll(&chan->tx_poll,
 					   EPOLLOUT | EPOLLWRNORM | EPOLLERR);
@@ -358,19 +408,56 @@ static bool mpsc_sleep(struct mpsc_chan *chan, unsigned int wake,
 	return expired;
 }
 
-/* Could a message of @len bytes be reserved now, ignoring the FIFO? */
-static bool mpsc_room(const struct mpsc_chan *chan, size_t len)
+/* Ring bytes held, placed or only admitted. */
+static size_t mpsc_used(const struct mpsc_chan *chan)
 {
+	return chan->ring.tail - chan->ring.head + chan->unplaced;
+}
+
+/*
+ * Could a message of @w->len bytes (@w->size ring bytes) be admitted now?
+ * @dem: leave alone the room sleeping writers wait for (a running
+ * writer), or not (the sleepers themselves, granted in arrival order).
+ */
+static bool mpsc_room(const struct mpsc_chan *chan,
+		      const struct mpsc_tx_waiter *w, bool dem)
+{
+	size_t bytes = chan->nr_bytes + chan->resv_bytes;
+	size_t used = mpsc_used(chan);
+	u64 msgs = chan->nr_msgs + chan->resv_msgs;
+
 	lockdep_assert_held(&chan->lock);
-	/* len <= max_msg <= max_bytes, and so is what is held. */
-	if (chan->nr_bytes + chan->resv_bytes > chan->max_bytes - len)
+	if (dem) {
+		bytes += chan->dem_len;
+		used += chan->dem_size;
+		msgs += chan->dem_msgs;
+	}
+	/* w->len <= max_msg <= max_bytes, w->size < max_ring. */
+	if (bytes > chan->max_bytes - w->len ||
+	    used > chan->max_ring - w->size)
 		return false;
 	/*
 	 * A rendezvous channel counts bytes only: each of its messages has
 	 * a writer waiting until it is taken.
 	 */
-	return !chan->capacity ||
-	       chan->nr_msgs + chan->resv_msgs < chan->capacity;
+	return !chan->capacity || msgs < chan->capacity;
+}
+
+/*
+ * Time to wake sleeping writers: half the channel is free, or nothing is
+ * held (so a writer wanting more than half is not kept waiting).
+ */
+static bool mpsc_refill(const struct mpsc_chan *chan)
+{
+	u64 msgs = chan->nr_msgs + chan->resv_msgs;
+
+	if (!msgs)
+		return true;
+	if (chan->nr_bytes + chan->resv_bytes > chan->max_bytes / 2 ||
+	    mpsc_used(chan) > chan->max_ring / 2)
+		return false;
+	return chan->capacity == MPSC_CAPACITY_UNBOUNDED ||
+	       msgs <= chan->capacity / 2;
 }
 
 /*
@@ -387,7 +474,12 @@ static bool mpsc_rx_free(const struct mpsc_chan *chan)
 static bool mpsc_tx_ready(const struct mpsc_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
-	if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, chan->max_msg))
+	struct mpsc_tx_waiter biggest = {
+		.len = chan->max_msg,
+		.size = mpsc_rec_size(chan->max_msg),
+	};
+
+	if (!mpsc_room(chan, &biggest, true))
 		return false;
 	return chan->capacity || mpsc_rx_free(chan);
 }
@@ -415,20 +507,24 @@ static bool mpsc_eof(const struct mpsc_chan *chan)
 }
 
 /*
- * Wake the writers' FIFO head if its message fits.  Only the head, and
- * only when it can proceed: each freed slot wakes exactly one writer, in
- * arrival order (the explicit FIFO plays the part of an exclusive wait),
- * and a writer that proceeds passes the turn on the same way.
+ * Admit a send of @w->size ring bytes and the handles it carries, both
+ * charged to the channel's user.  Return: 0, or -EDQUOT with nothing
+ * admitted.
  */
-static void mpsc_tx_kick(struct mpsc_chan *chan)
+static int mpsc_reserve(struct mpsc_chan *chan, struct mpsc_tx_waiter *w)
 {
-	struct mpsc_tx_waiter *w;
+	int ret;
 
 	lockdep_assert_held(&chan->lock);
-	w = list_first_entry_or_null(&chan->tx_waiters,
-				     struct mpsc_tx_waiter, node);
-	if (w && mpsc_room(chan, w->len))
-		wake_up_process(w->task);
+	ret = mpsc_user_charge(chan->user,
+			       w->size + mpsc_ext_cost(w->nr_handles),
+			       chan->exempt);
+	if (ret)
+		return ret;
+	chan->resv_msgs++;
+	chan->resv_bytes += w->len;
+	chan->unplaced += w->size;
+	return 0;
 }
 
 /* Pollers to wake now that a write may no longer sleep. */
@@ -440,106 +536,331 @@ static unsigned int mpsc_tx_room_wake(struct mpsc_chan *chan)
 }
 
 /*
+ * Is there room, beyond what is held and admitted, for @n messages like
+ * @w's?
+ */
+static bool mpsc_room_n(const struct mpsc_chan *chan,
+			const struct mpsc_tx_waiter *w, unsigned int n)
+{
+	if (chan->nr_bytes + chan->resv_bytes + (u64)n * w->len >
+	    chan->max_bytes ||
+	    mpsc_used(chan) + (u64)n * w->size > chan->max_ring)
+		return false;
+	return !chan->capacity ||
+	       chan->nr_msgs + chan->resv_msgs + n <= chan->capacity;
+}
+
+/*
+ * Wake sleeping writers in arrival order: each wakes with its room
+ * admitted (or -EDQUOT), so no running writer can take it meanwhile.  The
+ * first that fits is woken, and each next one only while there is room
+ * for MPSC_GRANT_SHARE more of its messages: a woken writer can go on
+ * sending, so few writers sleep and wake per message; the others wait
+ * their turn in the FIFO.  Unless @now, only when it is time (mpsc_refill()); if room
+ * is waiting for them before that, chan->grant_work grants it a little
+ * later, so a writer is never kept asleep for long by a reader that has
+ * stopped reading.
+ */
+static void mpsc_tx_grant(struct mpsc_chan *chan, bool now)
+{
+	struct mpsc_tx_waiter *w, *next, *first;
+	bool granted = false;
+
+	lockdep_assert_held(&chan->lock);
+	first = list_first_entry_or_null(&chan->tx_waiters,
+					 struct mpsc_tx_waiter, node);
+	if (!first)
+		return;
+	if (!now && !mpsc_refill(chan)) {
+		if (mpsc_room(chan, first, false))
+			schedule_delayed_work(&chan->grant_work,
+					      MPSC_GRANT_DELAY);
+		return;
+	}
+	list_for_each_entry_safe(w, next, &chan->tx_waiters, node) {
+		/* Wake another only if it has room to keep sending. */
+		if (granted && !mpsc_room_n(chan, w, MPSC_GRANT_SHARE))
+			break;
+		if (!mpsc_room(chan, w, false))
+			break;
+		list_del_init(&w->node);
+		chan->dem_msgs--;
+		chan->dem_len -= w->len;
+		chan->dem_size -= w->size;
+		w->status = mpsc_reserve(chan, w);
+		w->granted = true;
+		granted |= !w->status;
+		wake_up_process(w->task);
+	}
+}
+
+/* chan->grant_work: room has waited for sleeping writers long enough. */
+static void mpsc_grant_work(struct work_struct *work)
+{
+	struct mpsc_chan *chan = container_of(to_delayed_work(work),
+					      struct mpsc_chan, grant_work);
+	unsigned int wake;
+
+	spin_lock(&chan->lock);
+	mpsc_tx_grant(chan, true);
+	wake = mpsc_tx_room_wake(chan);
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
+}
+
+/*
  * Room was given back (a message committed or withdrawn, a reservation
- * dropped): pass it to the next writer, tell pollers, and wake every
+ * dropped): pass it to sleeping writers, tell pollers, and wake every
  * reader if that was the last thing standing between them and end of
  * file.  Return: the wake-ups it calls for.
  */
 static unsigned int mpsc_room_freed(struct mpsc_chan *chan)
 {
-	unsigned int wake = mpsc_tx_room_wake(chan);
+	unsigned int wake;
 
-	mpsc_tx_kick(chan);
+	mpsc_tx_grant(chan, false);
+	wake = mpsc_tx_room_wake(chan);
 	if (mpsc_eof(chan) && mpsc_waiting(chan, &chan->rx_wait))
 		wake |= MPSC_WAKE_RX_ALL;
 	return wake;
 }
 
-/*
- * Reserve room for a message of @len bytes and @nr_handles sender roles,
- * and charge its memory to the channel's user.  Return: 0, or -EDQUOT
- * with nothing reserved.
- */
-static int mpsc_reserve(struct mpsc_chan *chan, size_t len,
-			unsigned int nr_handles)
+/* Move the ring's head past the dead records at its head. */
+static void mpsc_reclaim(struct mpsc_chan *chan)
 {
-	int ret;
+	struct mpsc_ring *r = &chan->ring;
+	struct mpsc_rec *hdr;
+	u64 head = r->head;
 
 	lockdep_assert_held(&chan->lock);
-	ret = mpsc_user_charge(chan->user, mpsc_msg_cost(len, nr_handles),
-			       chan->exempt);
-	if (ret)
-		return ret;
-	chan->resv_msgs++;
-	chan->resv_bytes += len;
-	return 0;
+	while (head < r->tail) {
+		hdr = mpsc_ring_rec(r, head);
+		if (!(hdr->flags & MPSC_SLOT_DEAD))
+			break;
+		head += mpsc_rec_size(hdr->len);
+	}
+	if (head != r->head)
+		mpsc_ring_advance(r, head);
 }
 
-/* Give back a reservation that will not be queued. */
-static unsigned int mpsc_unreserve(struct mpsc_chan *chan, size_t len,
-				   unsigned int nr_handles)
+/*
+ * Once the receiver is gone and no send is copying in, the ring's records
+ * are all garbage: its pages go to @pages, to free without the lock.
+ */
+static void mpsc_ring_gone(struct mpsc_chan *chan, struct list_head *pages)
+{
+	lockdep_assert_held(&chan->lock);
+	if (!chan->rx_open && !chan->ring.nr_reserved)
+		mpsc_ring_detach(&chan->ring, pages);
+}
+
+/*
+ * Give back an admission that was never placed.  Return: the wake-ups it
+ * calls for.
+ */
+static unsigned int mpsc_unreserve(struct mpsc_chan *chan,
+				   struct mpsc_tx_waiter *w,
+				   struct list_head *pages)
 {
 	lockdep_assert_held(&chan->lock);
 	chan->resv_msgs--;
-	chan->resv_bytes -= len;
-	mpsc_user_uncharge(chan->user, mpsc_msg_cost(len, nr_handles));
+	chan->resv_bytes -= w->len;
+	chan->unplaced -= w->size;
+	mpsc_user_uncharge(chan->user, w->size + mpsc_ext_cost(w->nr_handles));
+	mpsc_ring_gone(chan, pages);
 	return mpsc_room_freed(chan);
 }
 
 /*
- * Queue @msg at the tail, turning its reservation into a held message.
- * Return: the wake-ups it calls for.
+ * Get @n pages (and the slot array, the first time) for the ring's spares,
+ * charged to the caller's memory cgroup, with chan->lock dropped around
+ * the allocation.  Return: 0 or -ENOMEM.
  */
-static unsigned int mpsc_enqueue(struct mpsc_chan *chan, struct mpsc_msg *msg)
+static int mpsc_grow(struct mpsc_chan *chan, unsigned int n)
+	__must_hold(&chan->lock)
+{
+	struct mpsc_ring *r = &chan->ring;
+	struct page **slots = NULL;
+	struct page *page, *next;
+	LIST_HEAD(pages);
+	unsigned int i;
+	int ret = 0;
+
+	spin_unlock(&chan->lock);
+	if (!READ_ONCE(r->slots)) {
+		ret = mpsc_ring_alloc_slots(r, &slots);
+		if (ret)
+			goto out_lock;
+		/* Another send may have installed one meanwhile. */
+		if (cmpxchg(&r->slots, NULL, slots))
+			kvfree(slots);
+	}
+	for (i = 0; i < n; i++) {
+		page = alloc_page(GFP_KERNEL_ACCOUNT);
+		if (!page) {
+			list_for_each_entry_safe(page, next, &pages, lru)
+				__free_page(page);
+			ret = -ENOMEM;
+			goto out_lock;
+		}
+		list_add(&page->lru, &pages);
+	}
+out_lock:
+	spin_lock(&chan->lock);
+	if (!ret && n) {
+		list_splice(&pages, &r->spare);
+		r->nr_spare += n;
+		r->nr_pages += n;
+	}
+	return ret;
+}
+
+/*
+ * Place the admitted send @w at the ring's tail, as a reserved record with
+ * its header written, its pages taken from the spares, which are refilled
+ * without the lock when short.  Return: 0, or -ENOMEM with @w still only
+ * admitted.
+ */
+static int mpsc_place(struct mpsc_chan *chan, struct mpsc_tx_waiter *w)
+	__must_hold(&chan->lock)
+{
+	struct mpsc_ring *r = &chan->ring;
+	static const u64 zero;
+	struct mpsc_rec *hdr;
+	unsigned int need;
+	int ret;
+
+	for (;;) {
+		need = 0;
+		if (r->slots) {
+			need = mpsc_ring_need(r, w->size);
+			if (need <= r->nr_spare)
+				break;
+			need -= r->nr_spare;
+		}
+		ret = mpsc_grow(chan, need);
+		if (ret)
+			return ret;
+	}
+	chan->unplaced -= w->size;
+	w->off = mpsc_ring_place(r, w->size);
+	hdr = mpsc_ring_rec(r, w->off);
+	hdr->len = w->len;
+	hdr->nfds = w->nr_handles;
+	hdr->flags = 0;
+	/*
+	 * The padding goes out with a batch receive: never what the page
+	 * held before.  The last word is 8-aligned, so it is in one page.
+	 */
+	if (w->len & 7)
+		mpsc_ring_write(r, w->off + w->size - sizeof(zero), &zero,
+				sizeof(zero));
+	return 0;
+}
+
+/*
+ * A placed send that will not be queued: its record dies.  Return: the
+ * wake-ups it calls for.
+ */
+static unsigned int mpsc_unplace(struct mpsc_chan *chan,
+				 struct mpsc_tx_waiter *w,
+				 struct list_head *pages)
 {
 	lockdep_assert_held(&chan->lock);
+	if (!mpsc_ring_unplace(&chan->ring, w->off, w->size))
+		mpsc_ring_rec(&chan->ring, w->off)->flags = MPSC_SLOT_DEAD;
+	mpsc_reclaim(chan);
+	chan->ring.nr_reserved--;
 	chan->resv_msgs--;
-	chan->resv_bytes -= msg->len;
+	chan->resv_bytes -= w->len;
+	mpsc_user_uncharge(chan->user, w->size + mpsc_ext_cost(w->nr_handles));
+	mpsc_ring_gone(chan, pages);
+	return mpsc_room_freed(chan);
+}
+
+/*
+ * Make @w's record ready, with @ext (or NULL), turning its reservation
+ * into a held message.  Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_enqueue(struct mpsc_chan *chan,
+				 struct mpsc_tx_waiter *w, struct mpsc_ext *ext)
+{
+	struct mpsc_ring *r = &chan->ring;
+	struct mpsc_rec *hdr = mpsc_ring_rec(r, w->off);
+	size_t cost;
+
+	lockdep_assert_held(&chan->lock);
+	r->nr_reserved--;
+	chan->resv_msgs--;
+	chan->resv_bytes -= w->len;
 	chan->nr_msgs++;
-	chan->nr_bytes += msg->len;
-	chan->nr_handles += msg->nr_handles;
-	chan->mem += mpsc_msg_mem(msg);
-	list_add_tail(&msg->node, &chan->msgs);
+	chan->nr_bytes += w->len;
+	chan->mem += w->size;
+	hdr->flags = MPSC_SLOT_READY;
+	if (ext) {
+		cost = mpsc_ext_cost(ext->nr_handles);
+		ext->off = w->off;
+		list_add_tail(&ext->node, &chan->exts);
+		chan->nr_handles += ext->nr_handles;
+		chan->mem += cost;
+		hdr->flags |= MPSC_SLOT_EXT;
+	}
+	r->scan = min(r->scan, w->off);
 	/* A rendezvous send is counted when a reader commits it. */
-	if (!msg->sender)
+	if (!ext || !ext->sender)
 		chan->sent++;
 	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
 }
 
 /*
- * @msg, no longer queued nor being copied out, stops counting.  Return:
- * the wake-ups it calls for.
+ * The held record at @off, with its extras @ext (or NULL), no longer
+ * queued nor being copied out, dies and stops counting; @ext leaves
+ * chan->exts for its owner to free.  Return: the wake-ups it calls for.
  */
-static unsigned int mpsc_uncount(struct mpsc_chan *chan, struct mpsc_msg *msg)
+static unsigned int mpsc_uncount(struct mpsc_chan *chan, u64 off,
+				 struct mpsc_ext *ext)
 {
-	size_t cost = mpsc_msg_mem(msg);
+	struct mpsc_rec *hdr = mpsc_ring_rec(&chan->ring, off);
+	size_t cost = mpsc_rec_size(hdr->len);
 
 	lockdep_assert_held(&chan->lock);
 	chan->nr_msgs--;
-	chan->nr_bytes -= msg->len;
-	chan->nr_handles -= msg->nr_handles;
+	chan->nr_bytes -= hdr->len;
+	hdr->flags = MPSC_SLOT_DEAD;
+	if (ext) {
+		cost += mpsc_ext_cost(ext->nr_handles);
+		list_del_init(&ext->node);
+		chan->nr_handles -= ext->nr_handles;
+	}
 	chan->mem -= cost;
 	mpsc_user_uncharge(chan->user, cost);
+	mpsc_reclaim(chan);
 	return mpsc_room_freed(chan);
+}
+
+/* Is the record at @off being copied out? */
+static bool mpsc_busy(const struct mpsc_chan *chan, u64 off)
+{
+	return mpsc_ring_rec(&chan->ring, off)->flags & MPSC_SLOT_BUSY;
 }
 
 /*
  * Withdraw the offer of writer @w: its send fails with @err.  The message
- * leaves the queue; a blocking writer frees it itself, an async one is
- * moved to @done for mpsc_complete() to finish.  If a reader is copying it
- * out (only the writer itself withdraws such an offer), the message is
- * orphaned: the reader frees it at commit time and does not deliver it.
+ * dies; a blocking writer frees its extras itself, an async one is moved
+ * to @done for mpsc_complete() to finish.  If a reader is copying it out
+ * (only the writer itself withdraws such an offer), the message is
+ * orphaned: the reader drops it at commit time and does not deliver it.
  * Return: the wake-ups it calls for.
  */
 static unsigned int mpsc_withdraw(struct mpsc_chan *chan,
 				  struct mpsc_tx_waiter *w, int err,
 				  struct list_head *done)
 {
-	struct mpsc_msg *msg = w->msg;
+	struct mpsc_ext *ext = w->ext;
 
 	lockdep_assert_held(&chan->lock);
 	list_del_init(&w->node);
-	msg->sender = NULL;
+	ext->sender = NULL;
 	if (w->once)
 		chan->nr_once--;
 	if (!w->task)
@@ -549,15 +870,14 @@ static unsigned int mpsc_withdraw(struct mpsc_chan *chan,
 		wake_up_process(w->task);
 	else
 		list_add_tail(&w->node, done);
-	if (msg->busy) {
+	if (mpsc_busy(chan, w->off)) {
 		/* Still held, and still counted, until that reader lets go. */
 		WARN_ON_ONCE(!w->task);
-		msg->orphan = true;
-		w->msg = NULL;
+		ext->orphan = true;
+		w->ext = NULL;
 		return 0;
 	}
-	list_del_init(&msg->node);
-	return mpsc_uncount(chan, msg);
+	return mpsc_uncount(chan, w->off, ext);
 }
 
 /*
@@ -570,7 +890,7 @@ static void mpsc_complete(struct list_head *done)
 	unsigned int n = 0;
 
 	list_for_each_entry_safe(w, next, done, node) {
-		mpsc_msg_free(w->msg);
+		mpsc_ext_free(w->ext);
 		w->iocb->ki_complete(w->iocb, w->status);
 		kfree(w);
 		if (!(++n % MPSC_PURGE_BATCH))
@@ -579,10 +899,9 @@ static void mpsc_complete(struct list_head *done)
 }
 
 /*
- * Sleep in the writers' FIFO until @w is its head and its message fits,
- * or the send must fail.  Returns 0 with @w off the FIFO and room for the
- * caller to reserve, or a negative errno (the next writer has then been
- * given its chance).
+ * Sleep in the writers' FIFO until a reader grants @w its room, or the
+ * send must fail.  Returns 0 with room admitted, or a negative errno with
+ * nothing (those behind @w have then had their chance).
  */
 static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 			ktime_t *expires)
@@ -592,12 +911,19 @@ static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 	int ret;
 
 	list_add_tail(&w->node, &chan->tx_waiters);
+	chan->dem_msgs++;
+	chan->dem_len += w->len;
+	chan->dem_size += w->size;
+	mpsc_tx_grant(chan, false);
 	for (;;) {
+		if (w->granted) {
+			/* The status is the offer's from here on. */
+			ret = w->status;
+			w->status = MPSC_OFFERED;
+			return ret;
+		}
 		ret = mpsc_tx_error(w->h);
 		if (ret)
-			break;
-		if (list_first_entry(&chan->tx_waiters, struct mpsc_tx_waiter,
-				     node) == w && mpsc_room(chan, w->len))
 			break;
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
@@ -610,15 +936,18 @@ static int mpsc_tx_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 		expired = mpsc_sleep(chan, 0, expires);
 	}
 	list_del_init(&w->node);
-	if (ret)
-		mpsc_tx_kick(chan);
+	chan->dem_msgs--;
+	chan->dem_len -= w->len;
+	chan->dem_size -= w->size;
+	mpsc_tx_grant(chan, false);
 	return ret;
 }
 
 /*
- * Admit a send of @w->len bytes: wait for room unless @nowait, then
- * reserve it.  A one-shot rendezvous send also needs an idle reader.
- * Return: 0 with room reserved, or a negative errno with nothing.
+ * Admit a send: take room beyond what sleeping writers wait for, or wait
+ * for a grant unless @nowait.  A one-shot rendezvous send also needs an
+ * idle reader.  Return: 0 with room admitted, or a negative errno with
+ * nothing.
  */
 static int mpsc_admit(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 		      ktime_t *expires, bool nowait, bool *waited)
@@ -629,25 +958,17 @@ static int mpsc_admit(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 	ret = mpsc_tx_error(w->h);
 	if (ret)
 		return ret;
-	if (nowait) {
-		/* Never overtake a sleeping writer: that keeps the FIFO fair. */
-		if (!list_empty(&chan->tx_waiters) || !mpsc_room(chan, w->len))
-			return -EAGAIN;
+	if (mpsc_room(chan, w, true)) {
 		if (w->once && !mpsc_rx_free(chan))
 			return -EAGAIN;
 		if (!w->task && chan->nr_async >= MPSC_MAX_ASYNC)
 			return -EAGAIN;
-	} else if (!list_empty(&chan->tx_waiters) ||
-		   !mpsc_room(chan, w->len)) {
-		*waited = true;
-		ret = mpsc_tx_wait(chan, w, expires);
-		if (ret)
-			return ret;
+		return mpsc_reserve(chan, w);
 	}
-	ret = mpsc_reserve(chan, w->len, w->nr_handles);
-	/* What is left over is for the next writer in line. */
-	mpsc_tx_kick(chan);
-	return ret;
+	if (nowait)
+		return -EAGAIN;
+	*waited = true;
+	return mpsc_tx_wait(chan, w, expires);
 }
 
 /*
@@ -667,7 +988,8 @@ static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 		if (w->status != MPSC_OFFERED)
 			return w->status;
 		/* An offer being copied out is decided by that copy. */
-		if ((!chan->rx_open || chan->closed) && !w->msg->busy)
+		if ((!chan->rx_open || chan->closed) &&
+		    !mpsc_busy(chan, w->off))
 			ret = -EPIPE;
 		else if (signal_pending(current))
 			/* A non-blocking send never reports EINTR. */
@@ -686,24 +1008,20 @@ static int mpsc_offer_wait(struct mpsc_chan *chan, struct mpsc_tx_waiter *w,
 }
 
 /*
- * Give @msg a sender role for each of the @nfds fds of @fds.  Return: 0,
- * or a negative errno with the roles taken so far left on @msg for
- * mpsc_msg_free() to release.
+ * Give @ext a sender role for each of the @nfds fds of @fds.  Return: 0,
+ * or a negative errno with the roles taken so far left on @ext for
+ * mpsc_ext_free() to release.
  */
-static int mpsc_msg_attach(struct mpsc_msg *msg, const int *fds,
+static int mpsc_ext_attach(struct mpsc_ext *ext, const int *fds,
 			   unsigned int nfds)
 {
 	struct mpsc_handle *nh;
 
-	msg->handles = kmalloc_array(nfds, sizeof(*msg->handles),
-				     GFP_KERNEL_ACCOUNT);
-	if (!msg->handles)
-		return -ENOMEM;
-	while (msg->nr_handles < nfds) {
-		nh = mpsc_sender_fd_get(fds[msg->nr_handles]);
+	while (ext->nr_handles < nfds) {
+		nh = mpsc_sender_fd_get(fds[ext->nr_handles]);
 		if (IS_ERR(nh))
 			return PTR_ERR(nh);
-		msg->handles[msg->nr_handles++] = nh;
+		ext->handles[ext->nr_handles++] = nh;
 	}
 	return 0;
 }
@@ -718,13 +1036,15 @@ static int mpsc_msg_attach(struct mpsc_msg *msg, const int *fds,
  * @nowait: fail with -EAGAIN rather than sleep
  * @iocb: an asynchronous request that may be completed later, or NULL
  *
- * Room is reserved first, and charged to the channel's user; only then is
- * the message allocated (charged to the caller's memory cgroup) and copied
- * in, without the lock, and each fd of @fds gives it a new sender role of
- * its channel; then it is queued whole.  On a rendezvous channel the
- * call returns once a reader has received the message: without sleeping
- * that is possible only when a reader is already waiting in read(), and
- * an asynchronous @iocb is queued with its message and completed later.
+ * Room is admitted first, and the handles charged to the channel's user;
+ * then the record is placed in the ring (pages charged to the user and
+ * to the caller's memory cgroup, only when the ring has no spare ones),
+ * copied in without the lock, and each fd of @fds gives it a new sender
+ * role of its channel; then it is made ready whole.  On a rendezvous
+ * channel the call returns once a reader has received the message:
+ * without sleeping that is possible only when a reader is already waiting
+ * in read(), and an asynchronous @iocb is queued with its message and
+ * completed later.
  *
  * Return: the message length; -EIOCBQUEUED when @iocb was queued; 0 for an
  * empty @from, which queues nothing; -EMSGSIZE, -EFAULT, -ENOMEM; -EBADF,
@@ -746,14 +1066,19 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		.task = current,
 		.h = h,
 		.len = len,
+		.size = mpsc_rec_size(len),
 		.nr_handles = nfds,
 		.status = MPSC_OFFERED,
 	};
 	struct mpsc_tx_waiter *aw = NULL;
+	struct mpsc_ext *ext = NULL;
+	struct iov_iter kfrom;
+	u8 small[MPSC_SMALL];
 	unsigned int wake = 0;
-	struct mpsc_msg *msg = NULL;
 	bool waited = false;
 	bool offer, async;
+	LIST_HEAD(pages);
+	struct kvec kv;
 	ssize_t ret;
 
 	if (!len)
@@ -767,6 +1092,18 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	if (!READ_ONCE(h->tx) || !READ_ONCE(chan->rx_open) ||
 	    READ_ONCE(chan->closed))
 		return -EPIPE;
+	/*
+	 * A small message is copied in first, to the stack: then a buffered
+	 * one is queued with one hold of the lock.  From here on @from is
+	 * that copy.
+	 */
+	if (len <= MPSC_SMALL && !nfds && copy_from_iter_full(small, len, from)) {
+		/* A fault leaves @from as it was, for the copy after room. */
+		kv.iov_base = small;
+		kv.iov_len = len;
+		iov_iter_kvec(&kfrom, ITER_SOURCE, &kv, 1, len);
+		from = &kfrom;
+	}
 
 	spin_lock(&chan->lock);
 	offer = !chan->capacity;
@@ -775,24 +1112,49 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	ret = mpsc_admit(chan, &w, expires, nowait || async, &waited);
 	if (ret)
 		goto out_unlock;
-	/* The capacity may have changed while this writer slept. */
+	/*
+	 * The capacity may have changed while this writer slept (only a
+	 * blocking one sleeps there).  What it is now decides: a send
+	 * admitted before a switch to 0 stays a buffered message, even if
+	 * the switch comes while mpsc_place() gets pages.
+	 */
 	offer = !chan->capacity;
+	ret = mpsc_place(chan, &w);
+	if (ret) {
+		wake |= mpsc_unreserve(chan, &w, &pages);
+		goto out_unlock;
+	}
+	/* The receiver may have closed while mpsc_place() got pages. */
+	if (from == &kfrom && !offer) {
+		ret = mpsc_tx_error(h);
+		if (ret) {
+			wake |= mpsc_unplace(chan, &w, &pages);
+			goto out_unlock;
+		}
+		mpsc_ring_write(&chan->ring, w.off + sizeof(struct mpsc_rec),
+				small, len);
+		wake |= mpsc_enqueue(chan, &w, NULL);
+		ret = len;
+		goto out_unlock;
+	}
 	spin_unlock(&chan->lock);
 
-	msg = mpsc_msg_alloc(len);
-	if (async && msg) {
-		aw = kmalloc(sizeof(*aw), GFP_KERNEL_ACCOUNT);
-		if (!aw) {
-			mpsc_msg_free(msg);
-			msg = NULL;
-		}
+	if (offer || nfds) {
+		ext = mpsc_ext_alloc(nfds);
+		if (!ext)
+			ret = -ENOMEM;
 	}
-	if (!msg)
-		ret = -ENOMEM;
-	else if (!copy_from_iter_full(msg->data, len, from))
+	if (!ret && offer && async) {
+		aw = kmalloc(sizeof(*aw), GFP_KERNEL_ACCOUNT);
+		if (!aw)
+			ret = -ENOMEM;
+	}
+	if (!ret && mpsc_ring_copy_in(&chan->ring,
+				      w.off + sizeof(struct mpsc_rec), from,
+				      len) != len)
 		ret = -EFAULT;
-	else if (nfds)
-		ret = mpsc_msg_attach(msg, fds, nfds);
+	if (!ret && nfds)
+		ret = mpsc_ext_attach(ext, fds, nfds);
 
 	spin_lock(&chan->lock);
 	if (!ret)
@@ -801,12 +1163,12 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 	if (!ret && w.once && chan->rx_idle < chan->nr_msgs + chan->resv_msgs)
 		ret = -EAGAIN;
 	if (ret) {
-		wake |= mpsc_unreserve(chan, len, nfds);
+		wake |= mpsc_unplace(chan, &w, &pages);
 		goto out_unlock;
 	}
 	if (!offer) {
-		wake |= mpsc_enqueue(chan, msg);
-		msg = NULL;
+		wake |= mpsc_enqueue(chan, &w, ext);
+		ext = NULL;
 		ret = len;
 		goto out_unlock;
 	}
@@ -814,47 +1176,251 @@ ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		*aw = w;
 		aw->task = NULL;
 		aw->iocb = iocb;
-		aw->msg = msg;
-		msg->sender = aw;
+		aw->ext = ext;
+		ext->sender = aw;
 		list_add_tail(&aw->node, &chan->offers);
 		chan->nr_async++;
-		wake |= mpsc_enqueue(chan, msg);
+		wake |= mpsc_enqueue(chan, aw, ext);
 		/* From here on a reader may complete and free both. */
-		msg = NULL;
+		ext = NULL;
 		aw = NULL;
 		ret = -EIOCBQUEUED;
 		goto out_unlock;
 	}
-	w.msg = msg;
-	msg->sender = &w;
+	w.ext = ext;
+	ext->sender = &w;
 	list_add_tail(&w.node, &chan->offers);
 	if (w.once)
 		chan->nr_once++;
-	wake |= mpsc_enqueue(chan, msg);
+	wake |= mpsc_enqueue(chan, &w, ext);
 	/* A one-shot offer waits for its reader's verdict, not a deadline. */
 	ret = mpsc_offer_wait(chan, &w, w.once ? NULL : expires, &wake);
-	/* Taken: the reader freed it.  Orphaned: the reader will. */
-	msg = w.msg;
+	/* Taken: the reader frees it.  Orphaned: the reader will. */
+	ext = w.ext;
 	if (!ret)
 		ret = len;
 out_unlock:
-	/* An emptied FIFO can make the channel writable for pollers. */
+	/* A writer that left the FIFO can make the channel writable. */
 	if (waited)
 		wake |= mpsc_tx_room_wake(chan);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
-	mpsc_msg_free(msg);
+	mpsc_ext_free(ext);
 	kfree(aw);
+	mpsc_ring_free_pages(&pages);
+	return ret;
+}
+
+/* Records a batch send moves with one lock round trip, at most. */
+#define MPSC_SEND_RUN	16
+
+/*
+ * Read the headers of the plain records (no fds) at the start of the
+ * batch at @ubuf (@avail bytes, @max records at most) into @lens, until
+ * one is not plain or not valid.  Without the lock: what is read here is
+ * what gets sent, whatever the user does to the headers meanwhile.
+ * Return: how many.
+ */
+static unsigned int mpsc_run_headers(struct mpsc_chan *chan,
+				     const u8 __user *ubuf, size_t avail,
+				     unsigned int max, u32 *lens)
+{
+	struct mpsc_rec rec;
+	unsigned int n = 0;
+	size_t pos = 0, size;
+
+	while (n < min_t(unsigned int, max, MPSC_SEND_RUN) &&
+	       avail - pos >= sizeof(rec)) {
+		if (copy_from_user(&rec, ubuf + pos, sizeof(rec)) ||
+		    rec.flags || rec.nfds || !rec.len ||
+		    rec.len > chan->max_msg)
+			break;
+		size = mpsc_rec_size(rec.len);
+		if (size > avail - pos)
+			break;
+		lens[n++] = rec.len;
+		pos += size;
+	}
+	return n;
+}
+
+/**
+ * mpsc_send_run() - send the plain records at the start of a batch
+ * @h: a handle that holds a sender role
+ * @ubuf: the batch's next record
+ * @avail: bytes left in the batch
+ * @max: records left to send
+ * @expires: absolute CLOCK_MONOTONIC deadline, or NULL for none
+ * @nowait: fail with -EAGAIN rather than sleep
+ * @used: set to the batch bytes of the records sent
+ *
+ * A record without fds is laid out in a batch as in the ring, so a run of
+ * them is admitted (the first as mpsc_send() admits a message, the rest
+ * while they fit without waiting), placed, copied in and made ready with
+ * two lock round trips, not two per message.  Each message is sent whole
+ * or not at all: a fault part-way sends those before it.
+ *
+ * Return: the number of messages sent; 0 when the batch does not start
+ * with a valid plain record or the channel is a rendezvous one (the
+ * caller sends one record at a time then); or, when none was sent, the
+ * errors of mpsc_send().
+ */
+ssize_t mpsc_send_run(struct mpsc_handle *h, const u8 __user *ubuf,
+		      size_t avail, unsigned int max, ktime_t *expires,
+		      bool nowait, size_t *used)
+{
+	struct mpsc_chan *chan = h->chan;
+	u32 lens[MPSC_SEND_RUN];
+	struct mpsc_tx_waiter w = {
+		.node = LIST_HEAD_INIT(w.node),
+		.task = current,
+		.h = h,
+		.status = MPSC_OFFERED,
+	};
+	unsigned int n, k, i, wake = 0;
+	size_t total = 0, size, copied;
+	bool waited = false;
+	struct iov_iter from;
+	LIST_HEAD(pages);
+	u64 start, off;
+	ssize_t ret;
+
+	n = mpsc_run_headers(chan, ubuf, avail, max, lens);
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++)
+		total += mpsc_rec_size(lens[i]);
+	if (import_ubuf(ITER_SOURCE, (void __user *)ubuf, total, &from))
+		return -EFAULT;
+
+	spin_lock(&chan->lock);
+	if (!chan->capacity) {
+		spin_unlock(&chan->lock);
+		return 0;
+	}
+	w.len = lens[0];
+	w.size = mpsc_rec_size(lens[0]);
+	ret = mpsc_admit(chan, &w, expires, nowait, &waited);
+	if (ret)
+		goto out_unlock;
+	/* It may have become a rendezvous channel while this writer slept. */
+	if (!chan->capacity) {
+		wake |= mpsc_unreserve(chan, &w, &pages);
+		goto out_unlock;
+	}
+	/* The rest, as far as they fit now; nobody waits for a run. */
+	for (k = 1; k < n; k++) {
+		w.len = lens[k];
+		w.size = mpsc_rec_size(lens[k]);
+		if (!mpsc_room(chan, &w, true) || mpsc_reserve(chan, &w))
+			break;
+	}
+	/* Placed as one block, then cut into its records. */
+	w.len = 0;
+	w.size = 0;
+	for (i = 0; i < k; i++) {
+		w.len += lens[i];
+		w.size += mpsc_rec_size(lens[i]);
+	}
+	ret = mpsc_place(chan, &w);
+	if (ret) {
+		chan->resv_msgs -= k - 1;
+		wake |= mpsc_unreserve(chan, &w, &pages);
+		goto out_unlock;
+	}
+	/*
+	 * While it is copied in, the run is one reserved record to those
+	 * walking the ring: the headers inside it are the user's until they
+	 * are written anew under the lock.
+	 */
+	chan->ring.nr_reserved += k - 1;
+	start = w.off;
+	size = w.size;
+	mpsc_ring_rec(&chan->ring, start)->len = size - sizeof(struct mpsc_rec);
+	spin_unlock(&chan->lock);
+
+	iov_iter_advance(&from, sizeof(struct mpsc_rec));
+	copied = sizeof(struct mpsc_rec) +
+		 mpsc_ring_copy_in(&chan->ring, start + sizeof(struct mpsc_rec),
+				   &from, size - sizeof(struct mpsc_rec));
+
+	spin_lock(&chan->lock);
+	/* Records copied in whole are sent; the rest die. */
+	for (i = 0, n = 0, off = start; i < k; i++) {
+		struct mpsc_rec *hdr = mpsc_ring_rec(&chan->ring, off);
+
+		hdr->len = lens[i];
+		hdr->nfds = 0;
+		hdr->flags = 0;
+		off += mpsc_rec_size(lens[i]);
+		if (off - start <= copied)
+			n++;
+	}
+	if (mpsc_tx_error(h))
+		n = 0;
+	for (i = 0, off = start, *used = 0; i < n; i++) {
+		w.off = off;
+		w.len = lens[i];
+		w.size = mpsc_rec_size(lens[i]);
+		off += w.size;
+		wake |= mpsc_enqueue(chan, &w, NULL);
+		*used += w.size;
+	}
+	/* The rest die last first, so that the tail can move back. */
+	for (i = k, off = start + size; i-- > n;) {
+		w.off = off -= mpsc_rec_size(lens[i]);
+		w.len = lens[i];
+		w.size = mpsc_rec_size(lens[i]);
+		wake |= mpsc_unplace(chan, &w, &pages);
+	}
+	ret = n;
+	if (!n)
+		ret = mpsc_tx_error(h) ?: -EFAULT;
+out_unlock:
+	if (waited)
+		wake |= mpsc_tx_room_wake(chan);
+	spin_unlock(&chan->lock);
+	mpsc_wake(chan, wake);
+	/* One reader woken per message, as @n sends would have. */
+	if (ret > 1 && (wake & MPSC_WAKE_RX))
+		__wake_up(&chan->rx_wait, TASK_INTERRUPTIBLE, ret - 1,
+			  poll_to_key(EPOLLIN | EPOLLRDNORM));
+	mpsc_ring_free_pages(&pages);
 	return ret;
 }
 
 /*
- * Wait until a message is queued, or end of file, or the receive must
- * fail.  Return: 0 with *@msgp the head message, or NULL at end of file;
- * or a negative errno.
+ * The first ready record, or NULL: at or after the ring's scan mark, which
+ * it moves up to that record, so a reader walks past records that are
+ * reserved, busy or dead at most once between two changes of theirs.
  */
-static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_msg **msgp,
-			ktime_t *expires, bool nowait, bool *expired)
+static struct mpsc_rec *mpsc_first_ready(struct mpsc_chan *chan, u64 *offp)
+{
+	struct mpsc_ring *r = &chan->ring;
+	struct mpsc_rec *hdr;
+	u64 off;
+
+	lockdep_assert_held(&chan->lock);
+	for (off = r->scan; off < r->tail; off += mpsc_rec_size(hdr->len)) {
+		hdr = mpsc_ring_rec(r, off);
+		if (hdr->flags & MPSC_SLOT_READY) {
+			r->scan = off;
+			*offp = off;
+			return hdr;
+		}
+	}
+	r->scan = off;
+	return NULL;
+}
+
+/*
+ * Wait until a message is queued, or end of file, or the receive must
+ * fail.  Return: 0 with *@hdrp the first ready record (at *@offp), or NULL
+ * at end of file; or a negative errno.
+ */
+static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_rec **hdrp,
+			u64 *offp, ktime_t *expires, bool nowait,
+			bool *expired)
 	__must_hold(&chan->lock)
 {
 	DEFINE_WAIT(wait);
@@ -866,10 +1432,9 @@ static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_msg **msgp,
 		ret = -ERESTARTSYS;
 		if (fatal_signal_pending(current))
 			break;
-		*msgp = list_first_entry_or_null(&chan->msgs, struct mpsc_msg,
-						 node);
+		*hdrp = mpsc_first_ready(chan, offp);
 		ret = 0;
-		if (*msgp || mpsc_eof(chan))
+		if (*hdrp || mpsc_eof(chan))
 			break;
 		ret = -EAGAIN;
 		if (nowait)
@@ -892,15 +1457,32 @@ static int mpsc_rx_wait(struct mpsc_chan *chan, struct mpsc_msg **msgp,
 	return ret;
 }
 
-/*
- * Commit @msg, copied out whole: it leaves the channel, and a rendezvous
- * writer's send completes (an async one through @done).  Return: the
- * wake-ups it calls for.
- */
-static unsigned int mpsc_commit(struct mpsc_chan *chan, struct mpsc_msg *msg,
-				struct list_head *done)
+/* A reader takes the ready record at @off: busy until committed. */
+static void mpsc_take(struct mpsc_chan *chan, u64 off, struct mpsc_rec *hdr)
 {
-	struct mpsc_tx_waiter *w = msg->sender;
+	lockdep_assert_held(&chan->lock);
+	hdr->flags = (hdr->flags & ~MPSC_SLOT_READY) | MPSC_SLOT_BUSY;
+	chan->ring.scan = off + mpsc_rec_size(hdr->len);
+}
+
+/* The busy record at @off is not being copied out any more. */
+static void mpsc_untake(struct mpsc_chan *chan, u64 off)
+{
+	struct mpsc_rec *hdr = mpsc_ring_rec(&chan->ring, off);
+
+	hdr->flags = (hdr->flags & ~MPSC_SLOT_BUSY) | MPSC_SLOT_READY;
+	chan->ring.scan = min(chan->ring.scan, off);
+}
+
+/*
+ * Commit the record at @off (with @ext, or NULL) of @len bytes, copied out
+ * whole: it leaves the channel, and a rendezvous writer's send completes
+ * (an async one through @done).  Return: the wake-ups it calls for.
+ */
+static unsigned int mpsc_commit(struct mpsc_chan *chan, u64 off, size_t len,
+				struct mpsc_ext *ext, struct list_head *done)
+{
+	struct mpsc_tx_waiter *w = ext ? ext->sender : NULL;
 
 	lockdep_assert_held(&chan->lock);
 	chan->received++;
@@ -911,78 +1493,80 @@ static unsigned int mpsc_commit(struct mpsc_chan *chan, struct mpsc_msg *msg,
 		if (!w->task)
 			chan->nr_async--;
 		list_del_init(&w->node);
-		msg->sender = NULL;
-		w->msg = NULL;
+		ext->sender = NULL;
+		w->ext = NULL;
 		w->status = 0;
 		if (w->task) {
 			wake_up_process(w->task);
 		} else {
-			w->status = msg->len;
+			w->status = len;
 			list_add_tail(&w->node, done);
 		}
 	}
-	return mpsc_uncount(chan, msg);
+	return mpsc_uncount(chan, off, ext);
 }
 
 /*
- * @msg could not be copied out (the copy faulted): put it back at the head,
- * where it was.  A one-shot offer is withdrawn instead (its writer gets
- * EAGAIN), and so is any offer once the receiver has closed (EPIPE).
- * Return: the wake-ups it calls for.
+ * The record at @off could not be copied out (the copy faulted): it is
+ * ready again, where it was.  A one-shot offer is withdrawn instead (its
+ * writer gets EAGAIN), and so is any offer once the receiver has closed
+ * (EPIPE).  Return: the wake-ups it calls for.
  */
-static unsigned int mpsc_putback(struct mpsc_chan *chan, struct mpsc_msg *msg,
-				 struct list_head *done)
+static unsigned int mpsc_putback(struct mpsc_chan *chan, u64 off,
+				 struct mpsc_ext *ext, struct list_head *done)
 {
-	struct mpsc_tx_waiter *w = msg->sender;
+	struct mpsc_tx_waiter *w = ext ? ext->sender : NULL;
 
 	lockdep_assert_held(&chan->lock);
+	mpsc_untake(chan, off);
 	if (w && (w->once || chan->closed))
 		return mpsc_withdraw(chan, w, w->once ? -EAGAIN : -EPIPE, done);
-	list_add(&msg->node, &chan->msgs);
 	/* The wake-up that brought us here must not die with us. */
 	return mpsc_waiting(chan, &chan->rx_wait) ? MPSC_WAKE_RX : 0;
 }
 
 /*
- * Write @msg as the next record of batch @b, at @b->buf + @b->used: its
- * header, its fds (installed when @b asks for handles, else -1), and its
- * payload.  Without the lock; @msg is busy, so it stays put.  Return: 0
- * with *@ninst fds installed in @fds, or a negative errno with none.
+ * Write the busy record at @off (@len bytes, @ext or NULL) as a record of
+ * batch @b, at @b->buf + @pos: its header, its fds
+ * (installed when @b asks for handles, else -1), and its payload.
+ * Without the lock.  Return: 0 with *@ninst fds installed in @fds, or a
+ * negative errno with none.
  */
-static int mpsc_put_record(struct mpsc_msg *msg, struct mpsc_batch *b,
-			   int *fds, unsigned int *ninst)
+static int mpsc_put_record(const struct mpsc_ring *r, u64 off, size_t len,
+			   struct mpsc_ext *ext, struct mpsc_batch *b,
+			   size_t pos, int *fds, unsigned int *ninst)
 {
-	u8 __user *rec = b->buf + b->used;
+	unsigned int nr = ext ? ext->nr_handles : 0;
+	u8 __user *rec = b->buf + pos;
 	u8 __user *ufds = rec + sizeof(struct mpsc_rec);
-	u8 __user *data = ufds + MPSC_REC_FDS_SIZE(msg->nr_handles);
+	u8 __user *data = ufds + MPSC_REC_FDS_SIZE(nr);
 	struct mpsc_rec hdr = {
-		.len = msg->len,
-		.nfds = msg->nr_handles,
+		.len = len,
+		.nfds = nr,
 	};
-	size_t fsize = msg->nr_handles * sizeof(int);
+	size_t fsize = nr * sizeof(int);
 	unsigned int i;
 	int ret;
 
 	*ninst = 0;
-	if (msg->nr_handles && !b->handles)
+	if (nr && !b->handles)
 		hdr.flags = MPSC_REC_HANDLES_DROPPED;
-	for (i = 0; i < msg->nr_handles; i++)
+	for (i = 0; i < nr; i++)
 		fds[i] = -1;
 	if (copy_to_user(rec, &hdr, sizeof(hdr)) ||
-	    copy_to_user(ufds, fds, fsize) ||
-	    copy_to_user(data, msg->data, msg->len))
+	    (nr && copy_to_user(ufds, fds, fsize)) ||
+	    mpsc_ring_to_user(r, off + sizeof(hdr), data, len))
 		return -EFAULT;
-	if (!msg->nr_handles || !b->handles)
+	if (!nr || !b->handles)
 		return 0;
-	ret = mpsc_handles_install(msg->handles, msg->nr_handles, b->o_flags,
-				   fds);
+	ret = mpsc_handles_install(ext->handles, nr, b->o_flags, fds);
 	if (ret)
 		return ret;
 	if (copy_to_user(ufds, fds, fsize)) {
-		mpsc_handles_uninstall(fds, msg->nr_handles);
+		mpsc_handles_uninstall(fds, nr);
 		return -EFAULT;
 	}
-	*ninst = msg->nr_handles;
+	*ninst = nr;
 	return 0;
 }
 
@@ -1003,51 +1587,152 @@ static unsigned int mpsc_strand_check(struct mpsc_chan *chan,
 	if (!chan->nr_once || chan->rx_idle)
 		return 0;
 	list_for_each_entry_safe(w, next, &chan->offers, node)
-		if (w->once && !w->msg->busy)
+		if (w->once && !mpsc_busy(chan, w->off))
 			wake |= mpsc_withdraw(chan, w, -EAGAIN, done);
 	return wake;
 }
 
 /*
+ * Copy a small message out with the lock held: without page faults, so
+ * that it cannot sleep.  Return: true when it was copied whole; else
+ * nothing was, and the reader copies it after dropping the lock.
+ */
+static bool mpsc_copy_out_nofault(const struct mpsc_ring *r, u64 off,
+				  struct iov_iter *to, size_t len)
+{
+	size_t count = iov_iter_count(to);
+	bool ok;
+
+	pagefault_disable();
+	ok = mpsc_ring_copy_out(r, off + sizeof(struct mpsc_rec), to, len);
+	pagefault_enable();
+	if (!ok)
+		iov_iter_revert(to, count - iov_iter_count(to));
+	return ok;
+}
+
+/* A record a reader has taken, and the size of its copy. */
+struct mpsc_taken {
+	u64 off;
+	u32 len;
+	u32 size;
+};
+
+/* Records a batch receive takes under one hold of the lock, at most. */
+#define MPSC_RUN	16
+
+/*
+ * Write the plain busy records of @run (@n of them) as the next records of
+ * batch @b.  A plain record is laid out in the ring as in a batch, so
+ * records next to each other in the ring go out in one copy, and then
+ * get their flags cleared.  Without the lock.  Return: how many records
+ * were written whole, from the first.
+ */
+static unsigned int mpsc_put_run(const struct mpsc_ring *r,
+				 const struct mpsc_taken *run, unsigned int n,
+				 struct mpsc_batch *b)
+{
+	u8 __user *dst = b->buf + b->used;
+	unsigned int i, j;
+	size_t size;
+
+	for (i = 0; i < n; i = j) {
+		size = run[i].size;
+		for (j = i + 1; j < n && run[j].off == run[j - 1].off +
+						       run[j - 1].size; j++)
+			size += run[j].size;
+		/* A fault in a block: find the records before it, one by one. */
+		if (mpsc_ring_to_user(r, run[i].off, dst, size)) {
+			j = i + 1;
+			if (mpsc_ring_to_user(r, run[i].off, dst, run[i].size))
+				return i;
+		}
+		for (; i < j; dst += run[i++].size)
+			if (put_user(0, (u16 __user *)(dst +
+					offsetof(struct mpsc_rec, flags))))
+				return i;
+	}
+	return n;
+}
+
+/*
+ * A batch: after its first record (@run[0], taken), take the plain ready
+ * records behind it that fit and @b allows, up to MPSC_RUN in all, so
+ * that they are copied out and committed with one lock round trip.
+ * Return: how many @run holds now.
+ */
+static unsigned int mpsc_take_run(struct mpsc_chan *chan,
+				  struct mpsc_batch *b,
+				  struct mpsc_taken *run)
+{
+	size_t room = b->size - b->used - run[0].size;
+	unsigned int n = 1;
+	struct mpsc_rec *hdr;
+	size_t size;
+	u64 off;
+
+	while (n < MPSC_RUN && !(b->max && b->count + n >= b->max)) {
+		hdr = mpsc_first_ready(chan, &off);
+		if (!hdr || (hdr->flags & MPSC_SLOT_EXT))
+			break;
+		size = MPSC_REC_SIZE(hdr->len, 0);
+		if (size > room)
+			break;
+		room -= size;
+		run[n++] = (struct mpsc_taken){ off, hdr->len, size };
+		mpsc_take(chan, off, hdr);
+	}
+	return n;
+}
+
+/*
  * The receive loop behind mpsc_recv() (@b NULL: one message into @to) and
- * mpsc_recv_batch() (records into @b).  Each message is taken under the
+ * mpsc_recv_batch() (records into @b).  Messages are taken under the
  * lock, copied out without it, and committed under it, or put back.  A
- * batch waits only for its first message.
+ * batch waits only for its first message, and takes plain messages in
+ * runs (mpsc_take_run()).
  */
 static ssize_t mpsc_recv_loop(struct mpsc_handle *h, struct iov_iter *to,
 			      struct mpsc_batch *b, ktime_t *expires,
 			      bool nowait, size_t *need)
 {
 	struct mpsc_chan *chan = h->chan;
+	struct mpsc_taken run[MPSC_RUN];
 	int fds[MPSC_MAX_HANDLES];
-	unsigned int wake = 0, ninst;
-	struct mpsc_msg *msg, *next;
+	unsigned int wake = 0, ninst, nrun, i, j;
+	struct mpsc_ext *ext;
+	struct mpsc_rec *hdr;
 	bool expired = false;
+	size_t len, size, room, copied = 0;
 	LIST_HEAD(done);
 	LIST_HEAD(dead);
-	size_t size, room, copied = 0;
 	bool first;
 	ssize_t ret;
+	u64 off;
 
 	spin_lock(&chan->lock);
 	for (;;) {
 		first = !b || !b->count;
 		if (first) {
-			ret = mpsc_rx_wait(chan, &msg, expires, nowait,
+			ret = mpsc_rx_wait(chan, &hdr, &off, expires, nowait,
 					   &expired);
-			if (ret || !msg)
+			if (ret || !hdr)
 				break;
 		} else {
-			msg = list_first_entry_or_null(&chan->msgs,
-						       struct mpsc_msg, node);
-			if (!msg || (b->max && b->count >= b->max))
+			if (b->max && b->count >= b->max)
+				break;
+			hdr = mpsc_first_ready(chan, &off);
+			if (!hdr)
 				break;
 		}
+		len = hdr->len;
+		ext = hdr->flags & MPSC_SLOT_EXT ? mpsc_ext_find(chan, off) :
+						   NULL;
 		if (b) {
-			size = MPSC_REC_SIZE(msg->len, msg->nr_handles);
+			size = MPSC_REC_SIZE(len, ext ? ext->nr_handles : 0);
 			room = b->size - b->used;
 		} else {
-			size = msg->len;
+			size = len;
 			room = iov_iter_count(to);
 		}
 		if (size > room) {
@@ -1055,59 +1740,90 @@ static ssize_t mpsc_recv_loop(struct mpsc_handle *h, struct iov_iter *to,
 				break;
 			if (need)
 				*need = size;
-			if (msg->sender && msg->sender->once)
-				wake |= mpsc_withdraw(chan, msg->sender,
+			if (ext && ext->sender && ext->sender->once)
+				wake |= mpsc_withdraw(chan, ext->sender,
 						      -EAGAIN, &done);
 			else if (mpsc_waiting(chan, &chan->rx_wait))
 				wake |= MPSC_WAKE_RX;
 			ret = -EMSGSIZE;
 			break;
 		}
-		list_del_init(&msg->node);
-		msg->busy = true;
+		mpsc_take(chan, off, hdr);
+		run[0] = (struct mpsc_taken){ off, len, size };
+		nrun = b && !ext ? mpsc_take_run(chan, b, run) : 1;
+		if (!b && len <= MPSC_SMALL &&
+		    mpsc_copy_out_nofault(&chan->ring, off, to, len)) {
+			i = 1;
+			ret = 0;
+			goto commit;
+		}
 		spin_unlock(&chan->lock);
 
+		/* The records stay put while busy; @hdr is not read again. */
 		ninst = 0;
-		if (b) {
-			ret = mpsc_put_record(msg, b, fds, &ninst);
+		ret = 0;
+		if (b && ext) {
+			i = 0;
+			ret = mpsc_put_record(&chan->ring, off, len, ext, b,
+					      b->used, fds, &ninst);
+			if (!ret)
+				i = 1;
+		} else if (b) {
+			i = mpsc_put_run(&chan->ring, run, nrun, b);
+			ret = i < nrun ? -EFAULT : 0;
 		} else {
-			copied = copy_to_iter(msg->data, msg->len, to);
-			ret = copied == msg->len ? 0 : -EFAULT;
+			i = 1;
+			copied = iov_iter_count(to);
+			if (!mpsc_ring_copy_out(&chan->ring,
+						off + sizeof(struct mpsc_rec),
+						to, len)) {
+				ret = -EFAULT;
+				i = 0;
+			}
+			copied -= iov_iter_count(to);
 		}
 
 		spin_lock(&chan->lock);
-		msg->busy = false;
-		if (msg->orphan) {
+		if (ext && ext->orphan) {
 			/* Its writer gave up meanwhile: not delivered. */
-			wake |= mpsc_uncount(chan, msg);
+			wake |= mpsc_uncount(chan, off, ext);
 			spin_unlock(&chan->lock);
 			mpsc_handles_uninstall(fds, ninst);
-			mpsc_msg_free(msg);
+			mpsc_ext_free(ext);
 			if (!b)
 				iov_iter_revert(to, copied);
 			spin_lock(&chan->lock);
 			continue;
 		}
-		if (ret) {
-			wake |= mpsc_putback(chan, msg, &done);
-			break;
+commit:
+		/* Copied out whole: committed, in order. */
+		for (j = 0; j < i; j++) {
+			wake |= mpsc_commit(chan, run[j].off, run[j].len,
+					    j ? NULL : ext, &done);
+			if (b) {
+				b->count++;
+				b->used += run[j].size;
+			}
 		}
-		wake |= mpsc_commit(chan, msg, &done);
-		list_add_tail(&msg->node, &dead);
+		if (ext && i)
+			list_add_tail(&ext->node, &dead);
+		/* The rest are put back where they were. */
+		for (j = i; j < nrun; j++)
+			wake |= mpsc_putback(chan, run[j].off, j ? NULL : ext,
+					     &done);
+		if (ret)
+			break;
 		if (!b) {
-			ret = msg->len;
+			ret = len;
 			break;
 		}
-		b->count++;
-		b->used += size;
 	}
 	wake |= mpsc_strand_check(chan, &done);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
 	mpsc_complete(&done);
 	/* Their roles are installed anew, or dropped: release theirs. */
-	list_for_each_entry_safe(msg, next, &dead, node)
-		mpsc_msg_free(msg);
+	mpsc_ext_free_list(&dead);
 	/* A batch that moved messages reports them; the error comes next. */
 	if (b && b->count)
 		return b->count;
@@ -1122,9 +1838,9 @@ static ssize_t mpsc_recv_loop(struct mpsc_handle *h, struct iov_iter *to,
  * @nowait: fail with -EAGAIN rather than sleep
  * @need: if not NULL, set to the message's length on -EMSGSIZE
  *
- * The head message is taken under the lock, copied out after it, and
- * committed under it again.  If the copy faults, it goes back to the head
- * of the queue, so it is neither lost nor delivered twice; meanwhile it
+ * The first ready message is taken under the lock, copied out after it,
+ * and committed under it again.  If the copy faults, it is ready again
+ * where it was, so it is neither lost nor delivered twice; meanwhile it
  * still counts against the limits, and other readers do not see end of
  * file.  (With several threads reading one receiver, one of them may
  * meanwhile receive the message behind it.)  Committing a rendezvous
@@ -1176,13 +1892,14 @@ ssize_t mpsc_recv_batch(struct mpsc_handle *h, struct mpsc_batch *b,
 int mpsc_peek_len(struct mpsc_handle *h, size_t *len)
 {
 	struct mpsc_chan *chan = h->chan;
-	struct mpsc_msg *msg;
+	struct mpsc_rec *hdr;
 	int ret = 0;
+	u64 off;
 
 	spin_lock(&chan->lock);
-	msg = list_first_entry_or_null(&chan->msgs, struct mpsc_msg, node);
-	if (msg)
-		*len = msg->len;
+	hdr = mpsc_first_ready(chan, &off);
+	if (hdr)
+		*len = hdr->len;
 	else if (mpsc_eof(chan))
 		*len = 0;
 	else
@@ -1197,8 +1914,8 @@ int mpsc_peek_len(struct mpsc_handle *h, size_t *len)
  * @capacity: N >= 1, 0 for a rendezvous channel, or MPSC_CAPACITY_UNBOUNDED
  *
  * Nothing held is ever dropped: shrinking only makes writers wait, and
- * growing wakes the writer at the head of the line.  Writers waiting for
- * a rendezvous hand-off keep waiting until their message is taken, and
+ * growing wakes the writers it makes room for.  Writers waiting for a
+ * rendezvous hand-off keep waiting until their message is taken, and
  * messages buffered before a switch to 0 are still received; every send
  * admitted while the capacity is 0 is a rendezvous.
  */
@@ -1209,7 +1926,7 @@ void mpsc_set_capacity(struct mpsc_handle *h, u64 capacity)
 
 	spin_lock(&chan->lock);
 	chan->capacity = capacity;
-	mpsc_tx_kick(chan);
+	mpsc_tx_grant(chan, false);
 	wake = mpsc_tx_room_wake(chan);
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
@@ -1228,7 +1945,7 @@ static unsigned int mpsc_withdraw_offers(struct mpsc_chan *chan,
 
 	lockdep_assert_held(&chan->lock);
 	list_for_each_entry_safe(w, next, &chan->offers, node)
-		if (!w->msg->busy)
+		if (!mpsc_busy(chan, w->off))
 			wake |= mpsc_withdraw(chan, w, -EPIPE, done);
 	return wake;
 }
@@ -1343,17 +2060,18 @@ void mpsc_disconnect(struct mpsc_handle *h)
 /*
  * The receiver's file is going away: fail every send, pending or new, with
  * EPIPE, and free what is queued.  No reader can be left (it would hold
- * the file), so no message is being copied out.  The queue is detached
- * under the lock in one step and freed after it, yielding the CPU every
- * MPSC_PURGE_BATCH messages, so a long queue holds neither the lock nor
- * the CPU.
+ * the file), so no message is being copied out.  The counts drop at once;
+ * the ring's pages are detached in one step (or by the last send still
+ * copying in, see mpsc_ring_gone()) and freed after the lock, as are the
+ * extras, yielding the CPU now and then: a long queue holds neither the
+ * lock nor the CPU, and nothing walks its records.
  */
 static void mpsc_rx_release(struct mpsc_handle *h)
 {
 	struct mpsc_chan *chan = h->chan;
-	struct mpsc_msg *msg, *next;
 	struct mpsc_tx_waiter *w;
-	unsigned int wake, n = 0;
+	unsigned int wake;
+	LIST_HEAD(pages);
 	LIST_HEAD(done);
 	LIST_HEAD(dead);
 
@@ -1364,12 +2082,13 @@ static void mpsc_rx_release(struct mpsc_handle *h)
 	wake |= mpsc_withdraw_offers(chan, &done);
 	WARN_ON_ONCE(!list_empty(&chan->offers));
 	/* What is left is buffered messages only. */
-	list_splice_init(&chan->msgs, &dead);
+	list_splice_init(&chan->exts, &dead);
 	mpsc_user_uncharge(chan->user, chan->mem);
+	chan->mem = 0;
 	chan->nr_msgs = 0;
 	chan->nr_bytes = 0;
 	chan->nr_handles = 0;
-	chan->mem = 0;
+	mpsc_ring_gone(chan, &pages);
 	list_for_each_entry(w, &chan->tx_waiters, node)
 		wake_up_process(w->task);
 	if (mpsc_waiting(chan, &chan->tx_poll))
@@ -1377,12 +2096,8 @@ static void mpsc_rx_release(struct mpsc_handle *h)
 	spin_unlock(&chan->lock);
 	mpsc_wake(chan, wake);
 	mpsc_complete(&done);
-
-	list_for_each_entry_safe(msg, next, &dead, node) {
-		mpsc_msg_free(msg);
-		if (!(++n % MPSC_PURGE_BATCH))
-			cond_resched();
-	}
+	mpsc_ext_free_list(&dead);
+	mpsc_ring_free_pages(&pages);
 }
 
 /**
@@ -1417,10 +2132,11 @@ __poll_t mpsc_poll_mask(struct mpsc_handle *h)
 {
 	struct mpsc_chan *chan = h->chan;
 	__poll_t mask = 0;
+	u64 off;
 
 	spin_lock(&chan->lock);
 	if (h->rx) {
-		if (!list_empty(&chan->msgs))
+		if (mpsc_first_ready(chan, &off))
 			mask |= EPOLLIN | EPOLLRDNORM;
 		else if (mpsc_eof(chan))
 			mask |= EPOLLIN | EPOLLRDNORM | EPOLLHUP;

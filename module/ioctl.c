@@ -225,10 +225,23 @@ static ssize_t mpsc_send_batch(struct mpsc_handle *h, const struct mpsc_xfer *x,
 	ssize_t ret = 0;
 	u64 off = 0;
 
-	for (sent = 0; sent < x->count; sent++) {
+	size_t used;
+
+	for (sent = 0; sent < x->count;) {
+		/* Runs of plain records move together; others one by one. */
+		ret = mpsc_send_run(h, ubuf + off, x->len - off,
+				    x->count - sent, expires, nowait, &used);
+		if (ret > 0) {
+			sent += ret;
+			off += used;
+			continue;
+		}
+		if (ret < 0)
+			break;
 		ret = mpsc_send_record(h, ubuf, x->len, &off, expires, nowait);
 		if (ret <= 0)
 			break;
+		sent++;
 	}
 	/* Records sent are reported; the error comes with the next call. */
 	return sent ? sent : ret;

@@ -43,6 +43,7 @@
 #include <linux/types.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/mpsc.h>
 
 struct file;
@@ -61,46 +62,94 @@ extern unsigned int mpsc_max_queue_bytes;
 extern unsigned long mpsc_max_user_bytes;
 
 /**
- * struct mpsc_msg - one message
- * @node: entry in chan->msgs while queued (chan->lock); empty while it is
- *	being copied in or out, or once it is withdrawn.
+ * struct mpsc_ring - a channel's store: packed records in recycled pages
+ * @slots: @nr_slots page pointers, NULL where no page is needed (lazily
+ *	allocated by the first send, freed with the channel).
+ * @nr_slots: the ring's size in pages, a power of two that holds the
+ *	channel's max_ring.
+ * @head: logical offset of the oldest record still held.
+ * @scan: no ready record lies before it.
+ * @tail: where the next record goes.
+ * @spare: pages for the tail, linked through page->lru: one kept, more
+ *	while a send that raced another for pages has some left over.
+ * @nr_spare: how many.
+ * @nr_pages: pages held: in @slots and on @spare.
+ * @nr_reserved: records placed and still being copied in.
+ *
+ * Records are struct mpsc_rec headers (8 bytes, the batch uapi's) each
+ * followed by its payload padded to 8 bytes, at logical offsets that grow
+ * for the life of the channel; offset o lives in slot (o / PAGE_SIZE) %
+ * nr_slots.  A header never straddles a page; a payload may.  The
+ * kernel's record states live in the header's flags (MPSC_SLOT_*).  No
+ * kernel pointer is stored in the pages: the sender handles and the
+ * rendezvous writer of a record are in a struct mpsc_ext.  Every field is
+ * under chan->lock; the bytes of a record belong to the one copying it in
+ * or out, without the lock, while it is reserved or busy.
+ */
+struct mpsc_ring {
+	struct page **slots;
+	unsigned int nr_slots;
+	u64 head;
+	u64 scan;
+	u64 tail;
+	struct list_head spare;
+	unsigned int nr_spare;
+	unsigned int nr_pages;
+	unsigned int nr_reserved;
+};
+
+/*
+ * Record states, in the flags of a stored struct mpsc_rec.  A record with
+ * none is reserved: its writer is copying it in.
+ */
+#define MPSC_SLOT_READY		0x1	/* queued, for a reader to take */
+#define MPSC_SLOT_BUSY		0x2	/* a reader is copying it out */
+#define MPSC_SLOT_DEAD		0x4	/* gone: received, withdrawn or failed */
+#define MPSC_SLOT_EXT		0x8	/* it has a struct mpsc_ext */
+
+/**
+ * struct mpsc_ext - what a record carries besides bytes
+ * @node: entry in chan->exts while its record is held (chan->lock).
+ * @off: its record's offset (constant).
  * @sender: on a rendezvous offer, the writer waiting until a reader
  *	commits it (chan->lock); NULL for a buffered message.
- * @handles: the sender roles it carries (constant once queued), released
- *	when the message is freed.
- * @len: payload length, at least 1.
- * @nr_handles: how many, at most MPSC_MAX_HANDLES.
- * @busy: a reader is copying it out (chan->lock).
  * @orphan: its writer withdrew it while a reader was copying it out; that
- *	reader frees it and does not deliver it (chan->lock).
- * @data: the payload: @inline_data, or a buffer of its own.
- * @inline_data: the payload of a message that fits a page with its header.
+ *	reader drops it and does not deliver it (chan->lock).
+ * @nr_handles: sender roles it carries, at most MPSC_MAX_HANDLES.
+ * @handles: the roles, released when the ext is freed.
  */
-struct mpsc_msg {
+struct mpsc_ext {
 	struct list_head node;
+	u64 off;
 	struct mpsc_tx_waiter *sender;
-	struct mpsc_handle **handles;
-	u32 len;
-	u8 nr_handles;
-	bool busy;
 	bool orphan;
-	u8 *data;
-	u8 inline_data[];
+	unsigned int nr_handles;
+	struct mpsc_handle *handles[];
 };
 
 /**
  * struct mpsc_chan - a channel
  * @lock: protects every field up to @received, and each handle's ->tx.
- * @msgs: queued messages, oldest first.
+ * @ring: the records.
+ * @exts: the extras of held records that have them.
  * @nr_msgs: messages held: queued, or taken by a reader that has not yet
  *	committed them.  While a taken message can still come back, the
  *	channel is not at end of file.
  * @nr_bytes: their payload bytes.
- * @mem: the memory they really hold, charged to @user.
+ * @mem: the memory held: the ring bytes of held messages (their records:
+ *	header and padded payload) and the sender roles in flight, charged
+ *	to @user.  A record is charged when its send is admitted, and given
+ *	back when it is received.  The ring's pages follow its records (at
+ *	most two partly used, and four spares, beyond them) and are charged
+ *	to the memory cgroup of the writer that brought them in.
  * @nr_handles: sender roles riding in them.
  * @resv_msgs: room reserved by sends that are copying their message in.
  * @resv_bytes: payload bytes of those reservations.
+ * @unplaced: ring bytes of reservations not yet placed in the ring.
  * @tx_waiters: writers sleeping for room, in arrival order.
+ * @dem_msgs: how many.
+ * @dem_len: the payload bytes they wait for,
+ * @dem_size: and the ring bytes: room no other writer takes.
  * @offers: rendezvous writers waiting for their message to be taken.
  * @nr_once: one-shot (non-blocking) writers among them.
  * @nr_async: asynchronous requests among them.
@@ -113,24 +162,33 @@ struct mpsc_msg {
  * @sent: messages accepted so far.
  * @received: messages handed to the receiver so far.
  * @id: unique channel id (constant).
- * @max_bytes: byte limit, from max_queue_bytes at creation (constant).
- * @max_msg: largest message, at most @max_bytes (constant).
+ * @max_bytes: limit of the payload bytes held, from max_queue_bytes at
+ *	creation (constant).
+ * @max_ring: limit of the ring bytes held (records with their headers and
+ *	padding): @max_bytes and a sixty-fourth, or a page (constant).
+ * @max_msg: largest payload, at most @max_bytes (constant).
  * @user: the user charged for @mem (constant).
  * @exempt: its opener had CAP_SYS_RESOURCE (constant).
  * @rx_wait: readers (exclusive waits) and receiver pollers.
  * @tx_poll: sender pollers.
+ * @grant_work: grants room to sleeping writers a little later.
  * @ref: one reference per file.
  */
 struct mpsc_chan {
 	spinlock_t lock;	/* see above and the top of this file */
-	struct list_head msgs;
+	struct mpsc_ring ring;
+	struct list_head exts;
 	size_t nr_msgs;
 	size_t nr_bytes;
 	size_t mem;
 	size_t nr_handles;
 	size_t resv_msgs;
 	size_t resv_bytes;
+	size_t unplaced;
 	struct list_head tx_waiters;
+	size_t dem_msgs;
+	size_t dem_len;
+	size_t dem_size;
 	struct list_head offers;
 	unsigned int nr_once;
 	unsigned int nr_async;
@@ -144,11 +202,13 @@ struct mpsc_chan {
 
 	u64 id;
 	size_t max_bytes;
+	size_t max_ring;
 	size_t max_msg;
 	struct mpsc_user *user;
 	bool exempt;
 	wait_queue_head_t rx_wait;
 	wait_queue_head_t tx_poll;
+	struct delayed_work grant_work;
 	struct kref ref;
 };
 
@@ -184,6 +244,31 @@ struct mpsc_batch {
 	unsigned int o_flags;
 };
 
+/* ring.c: the store's pages */
+void mpsc_ring_init(struct mpsc_ring *r, size_t max_bytes);
+int mpsc_ring_alloc_slots(struct mpsc_ring *r, struct page ***slots);
+unsigned int mpsc_ring_need(const struct mpsc_ring *r, size_t size);
+u64 mpsc_ring_place(struct mpsc_ring *r, size_t size);
+bool mpsc_ring_unplace(struct mpsc_ring *r, u64 off, size_t size);
+void mpsc_ring_advance(struct mpsc_ring *r, u64 head);
+void mpsc_ring_detach(struct mpsc_ring *r, struct list_head *pages);
+void mpsc_ring_free_pages(struct list_head *pages);
+struct mpsc_rec *mpsc_ring_rec(const struct mpsc_ring *r, u64 off);
+size_t mpsc_ring_copy_in(const struct mpsc_ring *r, u64 off,
+			 struct iov_iter *from, size_t len);
+void mpsc_ring_write(const struct mpsc_ring *r, u64 off, const void *src,
+		     size_t len);
+bool mpsc_ring_copy_out(const struct mpsc_ring *r, u64 off,
+			struct iov_iter *to, size_t len);
+int mpsc_ring_to_user(const struct mpsc_ring *r, u64 off, u8 __user *dst,
+		      size_t len);
+
+/* The ring bytes of a record with @len payload bytes. */
+static inline size_t mpsc_rec_size(size_t len)
+{
+	return sizeof(struct mpsc_rec) + MPSC_REC_ALIGN(len);
+}
+
 /* chan.c: the channel state machine */
 int mpsc_chan_init(void);
 void mpsc_chan_exit(void);
@@ -196,6 +281,9 @@ void mpsc_disconnect(struct mpsc_handle *h);
 ssize_t mpsc_send(struct mpsc_handle *h, struct iov_iter *from,
 		  const int *fds, unsigned int nfds, ktime_t *expires,
 		  bool nowait, struct kiocb *iocb);
+ssize_t mpsc_send_run(struct mpsc_handle *h, const u8 __user *ubuf,
+		      size_t avail, unsigned int max, ktime_t *expires,
+		      bool nowait, size_t *used);
 /* the receiver only */
 ssize_t mpsc_recv(struct mpsc_handle *h, struct iov_iter *to,
 		  ktime_t *expires, bool nowait, size_t *need);

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <linux/mpsc.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 
@@ -391,6 +394,76 @@ static inline void catch_signal(int sig, bool restart)
 	sa.sa_flags = restart ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(sig, &sa, NULL);
+}
+
+/*
+ * A page whose first touch blocks the toucher, kernel copies included,
+ * until the test lets it go on (uffd_resolve) or fail (uffd_fail).
+ */
+struct uffd_page {
+	int uffd;
+	char *page;
+	size_t size;
+};
+
+static inline int uffd_setup(struct uffd_page *u)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	u->size = sysconf(_SC_PAGESIZE);
+	u->page = mmap(NULL, u->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (u->page == MAP_FAILED)
+		return -errno;
+	u->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u->uffd < 0)
+		return -errno;
+	if (ioctl(u->uffd, UFFDIO_API, &api))
+		return -errno;
+	reg.range.start = (unsigned long)u->page;
+	reg.range.len = u->size;
+	if (ioctl(u->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	return 0;
+}
+
+/* Wait until a thread is stuck on the page: true, or false after 5 s. */
+static inline bool uffd_wait_fault(struct uffd_page *u)
+{
+	struct pollfd pfd = { .fd = u->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return false;
+	return read(u->uffd, &msg, sizeof(msg)) == sizeof(msg) &&
+	       msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+/* Let the stuck copy go on: the page appears, zero-filled. */
+static inline int uffd_resolve(struct uffd_page *u)
+{
+	struct uffdio_zeropage zp = {
+		.range = { .start = (unsigned long)u->page, .len = u->size },
+	};
+
+	return ioctl(u->uffd, UFFDIO_ZEROPAGE, &zp) ? -errno : 0;
+}
+
+/* Make the stuck copy fail: the page goes away, then the copy retries. */
+static inline void uffd_fail(struct uffd_page *u)
+{
+	munmap(u->page, u->size);
+	close(u->uffd);
+	u->uffd = -1;
+}
+
+static inline void uffd_teardown(struct uffd_page *u)
+{
+	if (u->uffd >= 0) {
+		munmap(u->page, u->size);
+		close(u->uffd);
+	}
 }
 
 #endif /* MPSC_TEST_H */

@@ -51,15 +51,18 @@ struct mpsc_clone_args {
  * @queued_msgs: out: messages held: waiting to be received, or being
  *	copied out by a receive that has not returned yet.
  * @queued_bytes: out: payload bytes of those messages.
- * @max_queue_bytes: out: the channel's byte limit.
+ * @max_queue_bytes: out: the channel's byte limit: payload bytes; its
+ *	records (an 8-byte header, the payload padded to 8) may take a 64th
+ *	more, or a page.
  * @max_msg_size: out: the largest message the channel accepts.
  * @capacity: out: the message-count limit, 0 for a rendezvous channel,
  *	%MPSC_CAPACITY_UNBOUNDED when only the byte limit applies.
  * @senders: out: live sender roles.
  * @sent: out: messages sent since the channel was created.
  * @received: out: messages received since the channel was created.
- * @queued_mem: out: kernel memory those queued messages really hold,
- *	headers and allocator rounding included: what the per-user limit
+ * @queued_mem: out: kernel memory those queued messages really hold (their
+ *	records: an 8-byte header and the payload padded to 8 bytes; and
+ *	the sender handles in flight): what the per-user limit
  *	(/proc/sys/mpsc/max_user_bytes) counts.
  * @queued_handles: out: sender handles riding in those messages (each a
  *	sender role of some channel, in flight).
