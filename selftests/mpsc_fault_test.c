@@ -80,14 +80,6 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
-
 #define MAX_NTH 200
 
 /* Opening a channel: an fd, or ENOMEM and no fd. */

@@ -16,14 +16,6 @@
 
 #include "mpsc_test.h"
 
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
-
 /* Open fds of this process. */
 static int count_fds(void)
 {

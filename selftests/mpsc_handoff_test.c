@@ -17,14 +17,6 @@
 
 #include "mpsc_test.h"
 
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
-
 /* Has the thread of @o returned? */
 static bool op_done(struct op *o)
 {

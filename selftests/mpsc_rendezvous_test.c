@@ -30,14 +30,6 @@ FIXTURE_TEARDOWN(rv)
 	close(self->rx);
 }
 
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
-
 TEST_F(rv, capacity_zero_reported)
 {
 	EXPECT_EQ(0, info_of(self->rx).capacity);

@@ -10,14 +10,6 @@
 
 #include "mpsc_test.h"
 
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
-
 /* A record: an 8-byte header and the payload padded to 8 bytes. */
 static unsigned long long rec_cost(unsigned long long len)
 {
@@ -322,26 +314,6 @@ TEST_F(store, batch_send_fault_sends_a_prefix)
 	munmap(area, size + 4096);
 }
 
-static long long read_limit(void)
-{
-	char buf[32] = "";
-	int fd = open("/proc/sys/mpsc/max_queue_bytes", O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
-		buf[0] = 0;
-	if (fd >= 0)
-		close(fd);
-	return atoll(buf);
-}
-
-static int write_limit(long long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%lld", v);
-	return write_file("/proc/sys/mpsc/max_queue_bytes", buf);
-}
-
 /*
  * A full ring whose head is in the middle of a page touches one page more
  * than it fills: each page needs its own slot.  A send held in its copy
@@ -352,16 +324,16 @@ static int write_limit(long long v)
  */
 TEST(ring_pages_never_share_a_slot)
 {
-	long long limit = read_limit();
+	long long limit = read_sysctl("max_queue_bytes");
 	struct uffd_page u = { .uffd = -1 };
 	char msg[200], buf[1024];
 	int rx, tx, i, n;
 	struct op a;
 
 	ASSERT_LT(0, limit);
-	ASSERT_EQ(0, write_limit(4096));
+	ASSERT_EQ(0, write_sysctl("max_queue_bytes", 4096));
 	rx = mpsc_open_chan(0);
-	ASSERT_EQ(0, write_limit(limit));
+	ASSERT_EQ(0, write_sysctl("max_queue_bytes", limit));
 	tx = mpsc_clone(rx, 0);
 	ASSERT_LE(0, tx);
 	if (uffd_setup(&u))

@@ -185,6 +185,44 @@ static inline int write_file(const char *path, const char *val)
 	return ret;
 }
 
+/* A snapshot of the channel of @fd (zeroed if the ioctl fails). */
+static inline struct mpsc_info info_of(int fd)
+{
+	struct mpsc_info info;
+
+	mpsc_get_info(fd, &info);
+	return info;
+}
+
+/* /proc/sys/mpsc/@name: its value, or -errno when it cannot be opened. */
+#define SYSCTL "/proc/sys/mpsc/"
+
+static inline long long read_sysctl(const char *name)
+{
+	char path[128], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYSCTL "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return atoll(buf);
+}
+
+/* Set /proc/sys/mpsc/@name: 0 or -errno. */
+static inline int write_sysctl(const char *name, long long v)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), SYSCTL "%s", name);
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return write_file(path, buf);
+}
+
 /*
  * The value of "@key:" in /proc/self/fdinfo/@fd: -1 without it, -2 when
  * the file cannot be read.

@@ -17,41 +17,7 @@
 
 #include "mpsc_test.h"
 
-#define SYSCTL "/proc/sys/mpsc/"
 #define NOBODY 65534
-
-static long long read_sysctl(const char *name)
-{
-	char path[128], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSCTL "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return atoll(buf);
-}
-
-static int write_sysctl(const char *name, long long v)
-{
-	char path[128], buf[32];
-
-	snprintf(path, sizeof(path), SYSCTL "%s", name);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	return write_file(path, buf);
-}
-
-static struct mpsc_info info_of(int fd)
-{
-	struct mpsc_info info;
-
-	mpsc_get_info(fd, &info);
-	return info;
-}
 
 /* Become uid/gid 65534, with no capabilities left. */
 static int become_nobody(void)
